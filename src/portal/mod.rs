@@ -1,0 +1,1 @@
+//! The HTX portal API: typed client, errors by meaning, one limiter per token.

@@ -1,0 +1,1 @@
+//! A portal simulator faithful to the documented API, with test hooks under `/_sim/`.
