@@ -1,1 +1,17 @@
 //! The HTX portal API: typed client, errors by meaning, one limiter per token.
+
+mod client;
+mod error;
+mod limiter;
+mod model;
+mod routes;
+mod token;
+
+pub use client::{Backoff, CreateRetry, PortalClient, PortalConfig, TokenClient};
+pub use error::{DEFAULT_RETRY_AFTER, PortalError};
+pub use limiter::{Budget, Limiter, Priority};
+pub use model::{
+    Backup, CreateDatabase, CreateProduct, Database, Function, Lifecycle, Proxy, backup_lifecycle,
+};
+pub use routes::{Access, Route};
+pub use token::{ApiToken, InvalidToken};

@@ -1,0 +1,412 @@
+//! The typed HTX portal client: one method per route, a shared limiter per token, timeouts on
+//! every call, retries where they are safe.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::error::PortalError;
+use super::limiter::{Budget, Limiter, Priority};
+use super::model::{Backup, CreateDatabase, CreateProduct, Database, Function, Proxy};
+use super::routes::{Access, Route};
+use super::token::ApiToken;
+
+/// How the client talks to the portal.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// E.g. `https://portal.vinacis.com` (white-label portals have their own).
+    pub base_url: String,
+    pub budget: Budget,
+    /// Limit on one HTTP exchange, connection included.
+    pub timeout: Duration,
+    pub retry: Backoff,
+}
+
+impl PortalConfig {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            budget: Budget::default(),
+            timeout: Duration::from_secs(30),
+            retry: Backoff::default(),
+        }
+    }
+}
+
+/// Jittered exponential backoff between attempts of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub attempts: u32,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Backoff {
+    /// The pause after failed attempt `attempt` (1-based): doubling, capped, ±50 % jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .first
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = doubled.min(self.max);
+        capped.mul_f64(rand::rng().random_range(0.5..1.5))
+    }
+}
+
+/// When a create may be sent again after it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateRetry {
+    /// Only when the portal certainly did not act: a 429, or a connection that never opened.
+    /// After a 5xx or a timeout the caller must look the name up before creating again.
+    WhenNotApplied,
+    /// Also after 5xx and timeouts: the caller has made a repeat harmless.
+    OnTransient,
+}
+
+/// A portal client shared by the whole operator. Cloning is cheap; limiters are per token.
+#[derive(Clone)]
+pub struct PortalClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: PortalConfig,
+    limiters: Mutex<HashMap<u64, Arc<Limiter>>>,
+}
+
+impl PortalClient {
+    pub fn new(config: PortalConfig) -> Result<Self, PortalError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("htx-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| PortalError::Transport {
+                message: format!("cannot build the HTTP client: {error}"),
+                sent: false,
+            })?;
+        let mut config = config;
+        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                limiters: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The calls made with one token, sharing that token's limiter with every other caller.
+    pub fn with_token(&self, token: ApiToken) -> TokenClient {
+        let limiter = self
+            .inner
+            .limiters
+            .lock()
+            .expect("limiter registry poisoned")
+            .entry(token.fingerprint())
+            .or_insert_with(|| Arc::new(Limiter::new(self.inner.config.budget)))
+            .clone();
+        TokenClient {
+            client: self.clone(),
+            token,
+            limiter,
+        }
+    }
+}
+
+/// The portal API as seen through one token.
+pub struct TokenClient {
+    client: PortalClient,
+    token: ApiToken,
+    limiter: Arc<Limiter>,
+}
+
+impl TokenClient {
+    pub async fn list_databases(&self) -> Result<Vec<Database>, PortalError> {
+        self.read(Route::ListDatabases, None).await
+    }
+
+    pub async fn get_database(&self, name: &str) -> Result<Database, PortalError> {
+        self.read(Route::GetDatabase, Some(name)).await
+    }
+
+    /// `None` when the portal accepted the create without returning the object (202/204).
+    pub async fn create_database(
+        &self,
+        body: &CreateDatabase,
+        retry: CreateRetry,
+    ) -> Result<Option<Database>, PortalError> {
+        self.create(Route::CreateDatabase, None, Some(body), retry)
+            .await
+    }
+
+    /// A database that is already gone answers `NotFound`, which callers deleting it treat as done.
+    pub async fn delete_database(&self, name: &str) -> Result<(), PortalError> {
+        self.delete(Route::DeleteDatabase, name).await
+    }
+
+    pub async fn list_backups(&self, database: &str) -> Result<Vec<Backup>, PortalError> {
+        self.read(Route::ListBackups, Some(database)).await
+    }
+
+    pub async fn create_backup(
+        &self,
+        database: &str,
+        retry: CreateRetry,
+    ) -> Result<Option<Backup>, PortalError> {
+        self.create::<(), _>(Route::CreateBackup, Some(database), None, retry)
+            .await
+    }
+
+    pub async fn list_functions(&self) -> Result<Vec<Function>, PortalError> {
+        self.read(Route::ListFunctions, None).await
+    }
+
+    pub async fn create_function(
+        &self,
+        body: &CreateProduct,
+        retry: CreateRetry,
+    ) -> Result<Option<Function>, PortalError> {
+        self.create(Route::CreateFunction, None, Some(body), retry)
+            .await
+    }
+
+    pub async fn delete_function(&self, name: &str) -> Result<(), PortalError> {
+        self.delete(Route::DeleteFunction, name).await
+    }
+
+    pub async fn list_proxies(&self) -> Result<Vec<Proxy>, PortalError> {
+        self.read(Route::ListProxies, None).await
+    }
+
+    pub async fn create_proxy(
+        &self,
+        body: &CreateProduct,
+        retry: CreateRetry,
+    ) -> Result<Option<Proxy>, PortalError> {
+        self.create(Route::CreateProxy, None, Some(body), retry)
+            .await
+    }
+
+    pub async fn delete_proxy(&self, name: &str) -> Result<(), PortalError> {
+        self.delete(Route::DeleteProxy, name).await
+    }
+
+    async fn read<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        name: Option<&str>,
+    ) -> Result<T, PortalError> {
+        let body = self
+            .call::<()>(route, name, None, PortalError::is_transient)
+            .await?;
+        decode(route, body.as_deref().unwrap_or(b"null"))
+    }
+
+    async fn create<B: Serialize, T: DeserializeOwned>(
+        &self,
+        route: Route,
+        name: Option<&str>,
+        body: Option<&B>,
+        retry: CreateRetry,
+    ) -> Result<Option<T>, PortalError> {
+        let may_repeat = match retry {
+            CreateRetry::WhenNotApplied => PortalError::certainly_not_applied,
+            CreateRetry::OnTransient => PortalError::is_transient,
+        };
+        match self.call(route, name, body, may_repeat).await? {
+            Some(bytes) => decode(route, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, route: Route, name: &str) -> Result<(), PortalError> {
+        self.call::<()>(route, Some(name), None, PortalError::is_transient)
+            .await
+            .map(drop)
+    }
+
+    /// Sends one call, waiting at the limiter before every attempt and repeating it while
+    /// `may_repeat` allows. Returns the response body, `None` when it was empty.
+    async fn call<B: Serialize>(
+        &self,
+        route: Route,
+        name: Option<&str>,
+        body: Option<&B>,
+        may_repeat: fn(&PortalError) -> bool,
+    ) -> Result<Option<Vec<u8>>, PortalError> {
+        let inner = &self.client.inner;
+        let priority = match route.access() {
+            Access::Read => Priority::Read,
+            Access::Create | Access::Delete => Priority::Write,
+        };
+        let url = format!("{}{}", inner.config.base_url, route.path(name));
+        let mut attempt = 1;
+        loop {
+            let waited = self.limiter.acquire(priority).await;
+            let started = Instant::now();
+            let result = self.send_once(route, &url, body).await;
+            tracing::debug!(
+                route = route.template(),
+                attempt,
+                limiter_wait_ms = waited.as_millis() as u64,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                outcome = match &result {
+                    Ok(_) => "ok",
+                    Err(error) => error.reason(),
+                },
+                "portal call"
+            );
+            let error = match result {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            if let PortalError::RateLimited { retry_after, .. } = &error {
+                self.limiter.pause_for(*retry_after);
+            }
+            if attempt >= inner.config.retry.attempts || !may_repeat(&error) {
+                return Err(error);
+            }
+            if !matches!(error, PortalError::RateLimited { .. }) {
+                tokio::time::sleep(inner.config.retry.delay(attempt)).await;
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn send_once<B: Serialize>(
+        &self,
+        route: Route,
+        url: &str,
+        body: Option<&B>,
+    ) -> Result<Option<Vec<u8>>, PortalError> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
+            .map_err(|_| PortalError::Unauthorized {
+            message: Some("the token contains characters an HTTP header cannot carry".into()),
+        })?;
+        authorization.set_sensitive(true);
+        let mut request = self
+            .client
+            .inner
+            .http
+            .request(route.method(), url)
+            .header(AUTHORIZATION, authorization);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            return Ok((!bytes.is_empty()).then(|| bytes.to_vec()));
+        }
+        Err(PortalError::from_status(
+            route,
+            status.as_u16(),
+            retry_after,
+            error_text(&bytes),
+        ))
+    }
+}
+
+fn decode<T: DeserializeOwned>(route: Route, bytes: &[u8]) -> Result<T, PortalError> {
+    serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
+        route,
+        message: error.to_string(),
+    })
+}
+
+/// The portal's `{"error": "…"}` text, or a short excerpt of a body that is not JSON.
+fn error_text(bytes: &[u8]) -> Option<String> {
+    if bytes.is_empty() {
+        return None;
+    }
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(bytes) {
+        for key in ["error", "message", "detail"] {
+            if let Some(serde_json::Value::String(text)) = fields.get(key) {
+                return Some(text.clone());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(200).collect())
+}
+
+fn transport_error(error: reqwest::Error) -> PortalError {
+    let sent = !error.is_connect();
+    let message = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "connection lost".to_owned()
+    };
+    // reqwest's own text names the URL, never the headers: keep the cause for the log.
+    let cause = std::error::Error::source(&error)
+        .map(|source| source.to_string())
+        .unwrap_or_default();
+    PortalError::Transport {
+        message: if cause.is_empty() {
+            message
+        } else {
+            format!("{message}: {cause}")
+        },
+        sent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let backoff = Backoff {
+            attempts: 10,
+            first: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        for _ in 0..50 {
+            let first = backoff.delay(1);
+            assert!(first >= Duration::from_millis(50) && first < Duration::from_millis(150));
+            let third = backoff.delay(3);
+            assert!(third >= Duration::from_millis(200) && third < Duration::from_millis(600));
+            let late = backoff.delay(30);
+            assert!(late >= Duration::from_millis(500) && late < Duration::from_millis(1500));
+        }
+    }
+
+    #[test]
+    fn error_text_prefers_the_error_field() {
+        assert_eq!(error_text(br#"{"error":"nope"}"#).as_deref(), Some("nope"));
+        assert_eq!(error_text(br#"{"detail":"bad"}"#).as_deref(), Some("bad"));
+        assert_eq!(
+            error_text(b"<html>oops</html>").as_deref(),
+            Some("<html>oops</html>")
+        );
+        assert_eq!(error_text(b""), None);
+    }
+}

@@ -1,0 +1,248 @@
+//! Portal errors by meaning, not by number. Each carries the portal's `error` text when it sent one.
+
+use std::time::Duration;
+
+use super::routes::Route;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortalError {
+    #[error(
+        "the portal rejected the API token (401{}): check the token Secret holds a current, unrevoked token",
+        detail(.message)
+    )]
+    Unauthorized { message: Option<String> },
+
+    #[error(
+        "the portal plan quota is reached (402{}): delete unused resources or raise the plan",
+        detail(.message)
+    )]
+    QuotaExceeded { message: Option<String> },
+
+    #[error(
+        "the portal refused the call (403{}): the token's scope does not allow it, or the operator's IP is not on the token's allowlist",
+        detail(.message)
+    )]
+    Forbidden { message: Option<String> },
+
+    #[error("not found at the portal (404{})", detail(.message))]
+    NotFound { message: Option<String> },
+
+    #[error(
+        "the name is already taken at the portal ({status}{})",
+        detail(.message)
+    )]
+    AlreadyExists {
+        status: u16,
+        message: Option<String>,
+    },
+
+    #[error(
+        "the portal rate limit was hit (429{}): calls with this token pause for {}s",
+        detail(.message),
+        .retry_after.as_secs()
+    )]
+    RateLimited {
+        retry_after: Duration,
+        message: Option<String>,
+    },
+
+    #[error("the portal rejected the request ({status}{})", detail(.message))]
+    Rejected {
+        status: u16,
+        message: Option<String>,
+    },
+
+    #[error("the portal failed ({status}{}): will retry", detail(.message))]
+    Server {
+        status: u16,
+        message: Option<String>,
+    },
+
+    #[error("could not reach the portal ({message}): will retry")]
+    Transport { message: String, sent: bool },
+
+    #[error("the portal answered {route:?} with a body that could not be read: {message}")]
+    Decode { route: Route, message: String },
+}
+
+fn detail(message: &Option<String>) -> String {
+    match message {
+        Some(text) if !text.is_empty() => format!(": {text}"),
+        _ => String::new(),
+    }
+}
+
+impl PortalError {
+    /// Maps an unsuccessful HTTP answer to its meaning. `route` decides whether 409/422 mean
+    /// "the name is taken" (only on a create).
+    pub fn from_status(
+        route: Route,
+        status: u16,
+        retry_after: Option<Duration>,
+        message: Option<String>,
+    ) -> Self {
+        use super::routes::Access;
+        match status {
+            401 => Self::Unauthorized { message },
+            402 => Self::QuotaExceeded { message },
+            403 => Self::Forbidden { message },
+            404 => Self::NotFound { message },
+            409 | 422 if route.access() == Access::Create && names_a_conflict(status, &message) => {
+                Self::AlreadyExists { status, message }
+            }
+            429 => Self::RateLimited {
+                retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                message,
+            },
+            500..=599 => Self::Server { status, message },
+            _ => Self::Rejected { status, message },
+        }
+    }
+
+    /// Worth another attempt of the same call: the portal or the network failed, not the request.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Server { .. } | Self::Transport { .. } | Self::RateLimited { .. }
+        )
+    }
+
+    /// True when the portal certainly did not act on the request, so even a create may be repeated.
+    pub fn certainly_not_applied(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } => true,
+            Self::Transport { sent, .. } => !sent,
+            _ => false,
+        }
+    }
+
+    /// A short, stable word for the kind of error: condition reasons and metric labels use it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::QuotaExceeded { .. } => "QuotaExceeded",
+            Self::Forbidden { .. } => "Forbidden",
+            Self::NotFound { .. } => "NotFound",
+            Self::AlreadyExists { .. } => "AlreadyExists",
+            Self::RateLimited { .. } => "RateLimited",
+            Self::Rejected { .. } => "Rejected",
+            Self::Server { .. } => "PortalError",
+            Self::Transport { .. } => "PortalUnreachable",
+            Self::Decode { .. } => "UnexpectedResponse",
+        }
+    }
+}
+
+/// Used when a 429 comes without a readable `Retry-After`.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// 409 on a create is always a conflict; 422 is one only when the portal says the name is taken
+/// (it also uses 422 for invalid input, which must not be mistaken for "already exists").
+fn names_a_conflict(status: u16, message: &Option<String>) -> bool {
+    if status == 409 {
+        return true;
+    }
+    message.as_deref().is_some_and(|text| {
+        let text = text.to_ascii_lowercase();
+        [
+            "already exists",
+            "already taken",
+            "already in use",
+            "duplicate",
+        ]
+        .iter()
+        .any(|phrase| text.contains(phrase))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_create(status: u16, message: &str) -> PortalError {
+        PortalError::from_status(Route::CreateDatabase, status, None, Some(message.into()))
+    }
+
+    #[test]
+    fn status_codes_map_to_meanings() {
+        assert_eq!(on_create(401, "x").reason(), "Unauthorized");
+        assert_eq!(on_create(402, "x").reason(), "QuotaExceeded");
+        assert_eq!(on_create(403, "x").reason(), "Forbidden");
+        assert_eq!(on_create(404, "x").reason(), "NotFound");
+        assert_eq!(on_create(409, "x").reason(), "AlreadyExists");
+        assert_eq!(on_create(503, "x").reason(), "PortalError");
+        assert_eq!(on_create(400, "x").reason(), "Rejected");
+    }
+
+    #[test]
+    fn a_422_is_a_conflict_only_when_it_says_so() {
+        assert_eq!(
+            on_create(422, "Database 'a' already exists").reason(),
+            "AlreadyExists"
+        );
+        assert_eq!(
+            on_create(422, "engine must be one of …").reason(),
+            "Rejected"
+        );
+    }
+
+    #[test]
+    fn conflicts_outside_creates_are_not_already_exists() {
+        let error = PortalError::from_status(Route::CreateBackup, 409, None, None);
+        assert_eq!(error.reason(), "AlreadyExists");
+        let error = PortalError::from_status(Route::DeleteDatabase, 409, None, None);
+        assert_eq!(error.reason(), "Rejected");
+    }
+
+    #[test]
+    fn rate_limits_keep_retry_after_and_default_it() {
+        let error = PortalError::from_status(
+            Route::ListDatabases,
+            429,
+            Some(Duration::from_secs(7)),
+            None,
+        );
+        assert_eq!(
+            error,
+            PortalError::RateLimited {
+                retry_after: Duration::from_secs(7),
+                message: None
+            }
+        );
+        let error = PortalError::from_status(Route::ListDatabases, 429, None, None);
+        assert!(
+            matches!(error, PortalError::RateLimited { retry_after, .. } if retry_after == DEFAULT_RETRY_AFTER)
+        );
+    }
+
+    #[test]
+    fn messages_carry_the_portal_text_and_say_what_to_do() {
+        let text = on_create(403, "token scope 'read' cannot create databases").to_string();
+        assert!(text.contains("scope 'read'"), "{text}");
+        assert!(text.contains("allowlist"), "{text}");
+        assert!(
+            PortalError::Unauthorized { message: None }
+                .to_string()
+                .contains("check the token Secret")
+        );
+    }
+
+    #[test]
+    fn only_unapplied_failures_allow_repeating_a_create() {
+        let unsent = PortalError::Transport {
+            message: "refused".into(),
+            sent: false,
+        };
+        let sent = PortalError::Transport {
+            message: "reset".into(),
+            sent: true,
+        };
+        assert!(unsent.certainly_not_applied());
+        assert!(!sent.certainly_not_applied());
+        assert!(!on_create(503, "x").certainly_not_applied());
+        assert!(
+            PortalError::from_status(Route::CreateDatabase, 429, None, None)
+                .certainly_not_applied()
+        );
+    }
+}
