@@ -1,4 +1,6 @@
 //! htx-operator: keeps HTX Cloud services in step with Kubernetes objects.
 
+pub mod api;
 pub mod portal;
+pub mod reconcile;
 pub mod sim;

@@ -1,0 +1,133 @@
+//! Spec and status parts shared by every managed kind (Database, Function, Proxy).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of every kind.
+pub const GROUP: &str = "htx.vinacis.com";
+/// `htx.vinacis.com/paused: "true"` stops all portal calls for the object.
+pub const PAUSED_ANNOTATION: &str = "htx.vinacis.com/paused";
+/// Any new value of `htx.vinacis.com/reconcile-requested-at` asks for a resync now.
+pub const RECONCILE_REQUESTED_ANNOTATION: &str = "htx.vinacis.com/reconcile-requested-at";
+/// Guards the portal resource: removed only once it is deleted there (or orphaned).
+pub const FINALIZER: &str = "htx.vinacis.com/finalizer";
+
+/// The fields every kind that owns a portal resource shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedSpec {
+    /// The resource's name at the portal. Defaults to `metadata.name`. Portal names are 3 to 63
+    /// characters of lowercase letters, digits and hyphens, starting with a letter and not ending
+    /// with a hyphen. Cannot change once the portal resource exists (see `status.externalName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 3, max = 63),
+        regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+    )]
+    pub external_name: Option<String>,
+
+    /// `Manage` (the default): create, observe and delete the portal resource. `Observe`: never
+    /// create or delete; only mirror an existing portal resource of that name into status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ManagementPolicy")]
+    pub management_policy: Option<ManagementPolicy>,
+
+    /// `Delete` (the default): deleting this object deletes the portal resource. `Orphan`: the
+    /// portal resource is left in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "DeletionPolicy")]
+    pub deletion_policy: Option<DeletionPolicy>,
+
+    /// When a portal resource with this name exists and was not created by this object: `false`
+    /// (the default) stops with `Ready=False, reason=AlreadyExists`; `true` takes it over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_existing: Option<bool>,
+
+    /// The Secret, in this object's namespace, holding the portal API token. Absent: the
+    /// operator's default token Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret_ref: Option<TokenSecretRef>,
+
+    /// A Secret in this namespace to receive the connection details the portal returns (host,
+    /// port, username, password, uri …). It is created and owned by this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_connection_secret_to_ref: Option<LocalSecretRef>,
+}
+
+impl ManagedSpec {
+    pub fn management_policy(&self) -> ManagementPolicy {
+        self.management_policy.unwrap_or_default()
+    }
+
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.deletion_policy.unwrap_or_default()
+    }
+
+    pub fn adopt_existing(&self) -> bool {
+        self.adopt_existing.unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ManagementPolicy {
+    #[default]
+    Manage,
+    Observe,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Orphan,
+}
+
+/// A key of a Secret in the object's own namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenSecretRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The key holding the token. Defaults to `token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// A Secret in the object's own namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LocalSecretRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Status every managed kind shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: the portal resource is usable. `Synced`: the last reconcile reached the portal
+    /// and found nothing it could not fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The portal name this object is bound to; it cannot change afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_name: Option<String>,
+    /// The portal's id of the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The portal's raw status string (e.g. `creating`, `online`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Set just before the operator asks the portal to create the resource; with it the operator
+    /// recognises its own resource after a crash and never creates twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_at: Option<Time>,
+    /// When the operator last reached the portal for this object and found the status current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+}

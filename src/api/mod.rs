@@ -1,0 +1,27 @@
+//! The Kubernetes API of the operator: group `htx.vinacis.com`, version `v1alpha1`.
+
+pub mod common;
+pub mod database;
+
+pub use common::{
+    DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
+    PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
+};
+pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Every CRD the operator serves, in the order `htx-operator crds` prints them.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![Database::crd()]
+}
+
+/// The CRDs as one multi-document YAML stream, as checked in under `crds/`.
+pub fn crds_yaml() -> String {
+    crds()
+        .iter()
+        .map(|crd| serde_norway::to_string(crd).expect("a CRD always serializes"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
