@@ -1,6 +1,8 @@
 //! htx-operator: keeps HTX Cloud services in step with Kubernetes objects.
 
 pub mod api;
+pub mod controller;
 pub mod portal;
 pub mod reconcile;
 pub mod sim;
+pub mod telemetry;

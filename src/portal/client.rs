@@ -138,6 +138,11 @@ pub struct TokenClient {
 }
 
 impl TokenClient {
+    /// Tells tokens apart without exposing them (see [`ApiToken::fingerprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        self.token.fingerprint()
+    }
+
     pub async fn list_databases(&self) -> Result<Vec<Database>, PortalError> {
         self.read(Route::ListDatabases, None).await
     }

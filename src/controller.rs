@@ -1,0 +1,169 @@
+//! Wires the reconcilers to the API server: watches, shared context, error policy, shutdown.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+
+use crate::api::{Database, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION};
+use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
+use crate::reconcile::{self, Context, Failures, Snapshots, Timing, TokenLocation, TokenSource};
+
+/// How the operator runs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub portal_url: String,
+    pub default_token: TokenLocation,
+    pub timing: Timing,
+    pub rate_per_minute: u32,
+    /// Empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// Reconciles running at once, per kind.
+    pub concurrency: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot connect to Kubernetes (in-cluster config or KUBECONFIG): {0}")]
+    Kube(#[from] kube::Error),
+    #[error("cannot set up the portal client: {0}")]
+    Portal(#[from] PortalError),
+}
+
+/// Runs every controller until a termination signal.
+pub async fn run(config: RunConfig) -> Result<(), RunError> {
+    let kube = kube::Client::try_default().await?;
+    let mut portal_config = PortalConfig::new(config.portal_url.clone());
+    portal_config.budget = Budget::per_minute(config.rate_per_minute);
+    let context = Arc::new(Context {
+        portal: PortalClient::new(portal_config)?,
+        tokens: TokenSource::new(kube.clone()),
+        default_token: config.default_token.clone(),
+        databases: Snapshots::default(),
+        recorder: Recorder::new(kube.clone(), Reporter::from("htx-operator")),
+        timing: config.timing,
+        failures: Failures::default(),
+        kube: kube.clone(),
+    });
+    let apis: Vec<Api<Database>> = if config.namespaces.is_empty() {
+        vec![Api::all(kube.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|namespace| Api::namespaced(kube.clone(), namespace))
+            .collect()
+    };
+    tracing::info!(
+        portal = %config.portal_url,
+        namespaces = ?config.namespaces,
+        resync_s = config.timing.resync.as_secs(),
+        rate_per_minute = config.rate_per_minute,
+        "htx-operator starting"
+    );
+    let controllers = apis
+        .into_iter()
+        .map(|api| databases(api, context.clone(), config.concurrency));
+    futures::future::join_all(controllers).await;
+    tracing::info!("htx-operator stopped");
+    Ok(())
+}
+
+async fn databases(api: Api<Database>, context: Arc<Context>, concurrency: u16) {
+    let (reader, writer) = reflector::store();
+    let objects = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|db: &mut Database| db.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(worth_reconciling, PredicateConfig::default());
+    Controller::for_stream(objects, reader)
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .shutdown_on_signal()
+        .run(
+            reconcile::database::reconcile,
+            reconcile::database::error_policy,
+            context,
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile ended with an error");
+            }
+        })
+        .await;
+}
+
+/// A fingerprint of what can change a decision: the spec (generation), the finalizers, the
+/// deletion mark and the operator's annotations. The operator's own status writes leave it
+/// unchanged, so they do not trigger another reconcile.
+fn worth_reconciling<K: Resource>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let mut hasher = DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut hasher);
+    for key in [PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION] {
+        meta.annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .hash(&mut hasher);
+    }
+    Some(hasher.finish())
+}
+
+/// Parses `10m`, `30s`, `500ms`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{text}' needs a unit: ms, s, m or h"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' does not start with a number"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "h" => Ok(Duration::from_secs(number * 3600)),
+        _ => Err(format!("'{text}' has an unknown unit: use ms, s, m or h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::DatabaseSpec;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("3d").is_err());
+    }
+
+    #[test]
+    fn status_writes_do_not_trigger_but_annotations_do() {
+        let spec: DatabaseSpec =
+            serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
+                .unwrap();
+        let mut db = Database::new("app", spec);
+        db.metadata.generation = Some(1);
+        let before = worth_reconciling(&db);
+        db.status = Some(Default::default());
+        db.metadata.resource_version = Some("42".into());
+        assert_eq!(worth_reconciling(&db), before);
+        db.annotations_mut()
+            .insert(RECONCILE_REQUESTED_ANNOTATION.into(), "now".into());
+        assert_ne!(worth_reconciling(&db), before);
+    }
+}

@@ -1,0 +1,113 @@
+//! What every reconcile shares: clients, token source, snapshots, the event recorder, timing and
+//! the per-object failure counts that drive backoff.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::runtime::events::Recorder;
+
+use crate::portal::{self, PortalClient};
+
+use super::error::Category;
+use super::snapshot::Snapshots;
+use super::tokens::{TokenLocation, TokenSource};
+
+/// How often things happen.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How old a portal snapshot may be for an object that is Ready and in sync.
+    pub resync: Duration,
+    /// How old it may be for an object in progress (creating, deleting, failing).
+    pub poll: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(600),
+            poll: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct Context {
+    pub kube: kube::Client,
+    pub portal: PortalClient,
+    pub tokens: TokenSource,
+    pub default_token: TokenLocation,
+    pub databases: Snapshots<portal::Database>,
+    pub recorder: Recorder,
+    pub timing: Timing,
+    pub failures: Failures,
+}
+
+/// Consecutive failures per object, reset by a success or a new generation.
+#[derive(Default)]
+pub struct Failures {
+    counts: Mutex<HashMap<String, (Option<i64>, u32)>>,
+}
+
+impl Failures {
+    /// Counts one more failure and returns how long to wait before the next attempt.
+    pub fn record(&self, key: String, generation: Option<i64>, category: Category) -> Duration {
+        let mut counts = self.counts.lock().expect("failure counts");
+        let entry = counts.entry(key).or_insert((generation, 0));
+        if entry.0 != generation {
+            *entry = (generation, 0);
+        }
+        entry.1 += 1;
+        backoff(category, entry.1)
+    }
+
+    pub fn reset(&self, key: &str) {
+        self.counts.lock().expect("failure counts").remove(key);
+    }
+}
+
+/// Waiting states (token, quota, spec) start at 15 s and grow to 10 minutes; transient failures
+/// start at 1 s and grow to 5 minutes.
+pub fn backoff(category: Category, failures: u32) -> Duration {
+    let (first, max) = match category {
+        Category::Waiting => (Duration::from_secs(15), Duration::from_secs(600)),
+        Category::Transient => (Duration::from_secs(1), Duration::from_secs(300)),
+    };
+    first
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(Category::Transient, 1), Duration::from_secs(1));
+        assert_eq!(backoff(Category::Transient, 4), Duration::from_secs(8));
+        assert_eq!(backoff(Category::Transient, 40), Duration::from_secs(300));
+        assert_eq!(backoff(Category::Waiting, 1), Duration::from_secs(15));
+        assert_eq!(backoff(Category::Waiting, 3), Duration::from_secs(60));
+        assert_eq!(backoff(Category::Waiting, 20), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_new_generation_or_a_success_starts_over() {
+        let failures = Failures::default();
+        let key = || "ns/db".to_owned();
+        failures.record(key(), Some(1), Category::Transient);
+        assert_eq!(
+            failures.record(key(), Some(1), Category::Transient),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            failures.record(key(), Some(2), Category::Transient),
+            Duration::from_secs(1)
+        );
+        failures.reset("ns/db");
+        assert_eq!(
+            failures.record(key(), Some(2), Category::Transient),
+            Duration::from_secs(1)
+        );
+    }
+}

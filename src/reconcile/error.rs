@@ -1,0 +1,67 @@
+//! The reconcile layer's one error type, with the category that decides the requeue.
+
+use crate::portal::PortalError;
+
+use super::tokens::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Portal(#[from] PortalError),
+
+    #[error(transparent)]
+    Token(#[from] TokenError),
+
+    #[error("the Kubernetes API failed: {0}")]
+    Kube(#[from] kube::Error),
+
+    /// Input the schema could not catch; waits for the object to change.
+    #[error("{message}")]
+    InvalidSpec {
+        reason: &'static str,
+        message: String,
+    },
+
+    #[error(
+        "a portal resource named '{name}' already exists and was not created by this object: pick another spec.externalName, or set spec.adoptExisting: true to take it over"
+    )]
+    AlreadyExists { name: String },
+
+    #[error(
+        "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
+    )]
+    NotFoundToObserve { name: String },
+}
+
+/// How the error policy treats an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Needs someone to act (a token, a quota, the spec): long, growing backoff.
+    Waiting,
+    /// The portal or the API server failed for now: short, growing backoff.
+    Transient,
+}
+
+impl Error {
+    /// A short, stable CamelCase word: the condition reason and the Event reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Portal(error) => error.reason(),
+            Self::Token(error) => error.reason(),
+            Self::Kube(_) => "KubernetesError",
+            Self::InvalidSpec { reason, .. } => reason,
+            Self::AlreadyExists { .. } => "AlreadyExists",
+            Self::NotFoundToObserve { .. } => "NotFound",
+        }
+    }
+
+    pub fn category(&self) -> Category {
+        match self {
+            Self::Portal(error) if error.is_transient() => Category::Transient,
+            Self::Portal(PortalError::Decode { .. }) => Category::Transient,
+            Self::Token(TokenError::Unreadable(_)) => Category::Transient,
+            Self::Kube(_) => Category::Transient,
+            _ => Category::Waiting,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Shared, short-lived portal lists: one list call per product and token serves every object
+//! using that token. Concurrent readers of a stale snapshot wait for a single refresh.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::portal::PortalError;
+
+/// One list, by portal name.
+pub struct Snapshot<T> {
+    pub taken_at: Instant,
+    pub by_name: HashMap<String, T>,
+}
+
+type Slot<T> = Arc<tokio::sync::Mutex<Option<Arc<Snapshot<T>>>>>;
+
+/// Snapshots of one product, one per token (keyed by the token's fingerprint).
+pub struct Snapshots<T> {
+    slots: Mutex<HashMap<u64, Slot<T>>>,
+}
+
+impl<T> Default for Snapshots<T> {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> Snapshots<T> {
+    /// A snapshot no older than `max_age`, listing with `fetch` when the one held is older.
+    pub async fn get<F, Fut>(
+        &self,
+        token: u64,
+        max_age: Duration,
+        fetch: F,
+    ) -> Result<Arc<Snapshot<T>>, PortalError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<(String, T)>, PortalError>>,
+    {
+        let slot = self
+            .slots
+            .lock()
+            .expect("snapshot registry")
+            .entry(token)
+            .or_default()
+            .clone();
+        let mut held = slot.lock().await;
+        if let Some(snapshot) = held.as_ref()
+            && snapshot.taken_at.elapsed() <= max_age
+        {
+            return Ok(snapshot.clone());
+        }
+        let started = Instant::now();
+        let items = fetch().await?;
+        let snapshot = Arc::new(Snapshot {
+            taken_at: started,
+            by_name: items.into_iter().collect(),
+        });
+        *held = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_readers_share_one_list() {
+        let snapshots = Arc::new(Snapshots::<u32>::default());
+        let lists = Arc::new(AtomicUsize::new(0));
+        let mut readers = Vec::new();
+        for _ in 0..20 {
+            let snapshots = snapshots.clone();
+            let lists = lists.clone();
+            readers.push(tokio::spawn(async move {
+                snapshots
+                    .get(1, Duration::from_secs(60), || async {
+                        lists.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(vec![("a".to_owned(), 1)])
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for reader in readers {
+            assert_eq!(reader.await.unwrap().by_name["a"], 1);
+        }
+        assert_eq!(lists.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_needing_fresher_data_refreshes() {
+        let snapshots = Snapshots::<u32>::default();
+        let list = |value| move || async move { Ok(vec![("a".to_owned(), value)]) };
+        snapshots
+            .get(1, Duration::from_secs(60), list(1))
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let relaxed = snapshots
+            .get(1, Duration::from_secs(60), list(2))
+            .await
+            .unwrap();
+        assert_eq!(relaxed.by_name["a"], 1);
+        let eager = snapshots
+            .get(1, Duration::from_secs(5), list(3))
+            .await
+            .unwrap();
+        assert_eq!(eager.by_name["a"], 3);
+        let other_token = snapshots
+            .get(2, Duration::from_secs(60), list(4))
+            .await
+            .unwrap();
+        assert_eq!(other_token.by_name["a"], 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_list_keeps_nothing() {
+        let snapshots = Snapshots::<u32>::default();
+        let failed = snapshots
+            .get(1, Duration::from_secs(60), || async {
+                Err(PortalError::Server {
+                    status: 503,
+                    message: None,
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        let next = snapshots
+            .get(1, Duration::from_secs(60), || async {
+                Ok(vec![("a".to_owned(), 7)])
+            })
+            .await
+            .unwrap();
+        assert_eq!(next.by_name["a"], 7);
+    }
+}

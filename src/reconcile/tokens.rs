@@ -1,0 +1,185 @@
+//! Finds the portal token of an object: its own `tokenSecretRef`, else the operator's default.
+//!
+//! Secrets are read by name (no list or watch of Secrets) and kept for a few seconds, so a
+//! rotated token is used within that time without a restart.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use tokio::time::Instant;
+
+use crate::api::TokenSecretRef;
+use crate::portal::{ApiToken, InvalidToken};
+
+/// The key a token Secret holds the token under unless a `tokenSecretRef` says otherwise.
+pub const DEFAULT_KEY: &str = "token";
+
+/// How long a Secret read is reused.
+const FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// Where a token lives: a key of a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenLocation {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+}
+
+impl TokenLocation {
+    /// Parses `NAMESPACE/NAME` (the `--token-secret` flag).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.split_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => Ok(Self {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                key: DEFAULT_KEY.to_owned(),
+            }),
+            _ => Err(format!("expected NAMESPACE/NAME, got '{text}'")),
+        }
+    }
+
+    /// The Secret an object in `namespace` uses: its own reference (always in its own
+    /// namespace), else the default.
+    pub fn for_object(
+        namespace: &str,
+        reference: Option<&TokenSecretRef>,
+        default: &TokenLocation,
+    ) -> Self {
+        match reference {
+            Some(reference) => Self {
+                namespace: namespace.to_owned(),
+                name: reference.name.clone(),
+                key: reference
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
+            },
+            None => default.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for TokenLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} key '{}'", self.namespace, self.name, self.key)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token Secret {0} does not exist: create it with the portal API token")]
+    SecretMissing(TokenLocation),
+    #[error("the token Secret {0} has no such key: put the token under that key")]
+    KeyMissing(TokenLocation),
+    #[error("the token in Secret {location} is unusable: {problem}")]
+    Invalid {
+        location: TokenLocation,
+        problem: InvalidToken,
+    },
+    #[error("the token Secret could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl TokenError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::SecretMissing(_) | Self::KeyMissing(_) => "TokenMissing",
+            Self::Invalid { .. } => "TokenInvalid",
+            Self::Unreadable(_) => "TokenUnreadable",
+        }
+    }
+}
+
+/// A Secret read and when it happened.
+type Read = (Instant, Result<ApiToken, TokenError>);
+
+/// Reads token Secrets by name and remembers them briefly.
+pub struct TokenSource {
+    kube: kube::Client,
+    cache: Mutex<HashMap<TokenLocation, Read>>,
+}
+
+impl TokenSource {
+    pub fn new(kube: kube::Client) -> Self {
+        Self {
+            kube,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn token(&self, location: &TokenLocation) -> Result<ApiToken, TokenError> {
+        if let Some((read_at, result)) = self.cache.lock().expect("token cache").get(location)
+            && read_at.elapsed() < FRESH_FOR
+        {
+            return result.clone();
+        }
+        let result = self.read(location).await;
+        if !matches!(result, Err(TokenError::Unreadable(_))) {
+            self.cache
+                .lock()
+                .expect("token cache")
+                .insert(location.clone(), (Instant::now(), result.clone()));
+        }
+        result
+    }
+
+    async fn read(&self, location: &TokenLocation) -> Result<ApiToken, TokenError> {
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), &location.namespace);
+        let secret = secrets
+            .get_opt(&location.name)
+            .await
+            .map_err(|error| TokenError::Unreadable(error.to_string()))?
+            .ok_or_else(|| TokenError::SecretMissing(location.clone()))?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|data| data.get(&location.key))
+            .map(|value| value.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|data| data.get(&location.key))
+                    .map(|value| value.clone().into_bytes())
+            })
+            .ok_or_else(|| TokenError::KeyMissing(location.clone()))?;
+        let text = String::from_utf8(bytes).map_err(|_| TokenError::Invalid {
+            location: location.clone(),
+            problem: InvalidToken::BadCharacters,
+        })?;
+        ApiToken::new(text).map_err(|problem| TokenError::Invalid {
+            location: location.clone(),
+            problem,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_names_a_namespace_and_a_secret() {
+        let location = TokenLocation::parse("htx-system/portal-token").unwrap();
+        assert_eq!(location.namespace, "htx-system");
+        assert_eq!(location.key, "token");
+        assert!(TokenLocation::parse("portal-token").is_err());
+        assert!(TokenLocation::parse("/x").is_err());
+    }
+
+    #[test]
+    fn an_object_reference_stays_in_the_objects_namespace() {
+        let default = TokenLocation::parse("htx-system/portal-token").unwrap();
+        let reference = TokenSecretRef {
+            name: "team-token".into(),
+            key: Some("htx".into()),
+        };
+        let location = TokenLocation::for_object("team-a", Some(&reference), &default);
+        assert_eq!(location.namespace, "team-a");
+        assert_eq!(location.key, "htx");
+        assert_eq!(TokenLocation::for_object("team-a", None, &default), default);
+    }
+}
