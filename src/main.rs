@@ -20,8 +20,12 @@ struct Cli {
 enum Command {
     /// Run the operator (in-cluster config, or KUBECONFIG).
     Run(RunArgs),
-    /// Print every CustomResourceDefinition as YAML (what `crds/` holds).
-    Crds,
+    /// Print every CustomResourceDefinition as YAML, or write one file each into `--dir`.
+    Crds {
+        /// Write `<name>.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -61,7 +65,18 @@ struct RunArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crds => print!("{}", htx_operator::api::crds_yaml()),
+        Command::Crds { dir: None } => print!("{}", htx_operator::api::crds_yaml()),
+        Command::Crds { dir: Some(dir) } => {
+            for (name, yaml) in htx_operator::api::crd_files() {
+                if let Err(error) = std::fs::write(dir.join(&name), yaml) {
+                    eprintln!(
+                        "htx-operator: cannot write {}: {error}",
+                        dir.join(name).display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         Command::Version => println!("htx-operator {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => {
             telemetry::init_logging();

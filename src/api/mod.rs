@@ -17,11 +17,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![Database::crd()]
 }
 
-/// The CRDs as one multi-document YAML stream, as checked in under `crds/`.
-pub fn crds_yaml() -> String {
+/// Each CRD as YAML with the file name it has under `crds/` (`<plural>.<group>.yaml`).
+pub fn crd_files() -> Vec<(String, String)> {
     crds()
         .iter()
-        .map(|crd| serde_norway::to_string(crd).expect("a CRD always serializes"))
+        .map(|crd| {
+            let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default());
+            let yaml = serde_norway::to_string(crd).expect("a CRD always serializes");
+            (name, yaml)
+        })
+        .collect()
+}
+
+/// The CRDs as one multi-document YAML stream (`htx-operator crds`).
+pub fn crds_yaml() -> String {
+    crd_files()
+        .into_iter()
+        .map(|(_, yaml)| yaml)
         .collect::<Vec<_>>()
         .join("---\n")
 }
