@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
+use tokio::sync::mpsc;
 
 use crate::api::{Database, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION};
 use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
-use crate::reconcile::{self, Context, Failures, Snapshots, Timing, TokenLocation, TokenSource};
+use crate::reconcile::{
+    self, Context, Failures, SecretWatch, Snapshots, Timing, TokenLocation, TokenSource,
+};
 
 /// How the operator runs.
 #[derive(Debug, Clone)]
@@ -39,7 +43,9 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let kube = kube::Client::try_default().await?;
     let mut portal_config = PortalConfig::new(config.portal_url.clone());
     portal_config.budget = Budget::per_minute(config.rate_per_minute);
+    let (database_token_waits, woken) = SecretWatch::new();
     let context = Arc::new(Context {
+        database_token_waits,
         portal: PortalClient::new(portal_config)?,
         tokens: TokenSource::new(kube.clone()),
         default_token: config.default_token.clone(),
@@ -49,14 +55,10 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         failures: Failures::default(),
         kube: kube.clone(),
     });
-    let apis: Vec<Api<Database>> = if config.namespaces.is_empty() {
-        vec![Api::all(kube.clone())]
+    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
     } else {
-        config
-            .namespaces
-            .iter()
-            .map(|namespace| Api::namespaced(kube.clone(), namespace))
-            .collect()
+        config.namespaces.iter().cloned().map(Some).collect()
     };
     tracing::info!(
         portal = %config.portal_url,
@@ -65,15 +67,44 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         rate_per_minute = config.rate_per_minute,
         "htx-operator starting"
     );
-    let controllers = apis
+    let watcher_context = context.clone();
+    tokio::spawn(async move {
+        let ctx = &watcher_context;
+        ctx.database_token_waits
+            .run(&ctx.tokens, SECRET_POLL_INTERVAL)
+            .await;
+    });
+    let mut wakes = WakeRouter::new(woken);
+    let controllers: Vec<_> = scopes
         .into_iter()
-        .map(|api| databases(api, context.clone(), config.concurrency));
+        .map(|namespace| {
+            let api = match &namespace {
+                Some(namespace) => Api::namespaced(kube.clone(), namespace),
+                None => Api::all(kube.clone()),
+            };
+            databases(
+                api,
+                context.clone(),
+                config.concurrency,
+                wakes.route(namespace),
+            )
+        })
+        .collect();
+    tokio::spawn(wakes.run());
     futures::future::join_all(controllers).await;
     tracing::info!("htx-operator stopped");
     Ok(())
 }
 
-async fn databases(api: Api<Database>, context: Arc<Context>, concurrency: u16) {
+/// How often Secrets that objects wait on are checked for a new token.
+const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+async fn databases(
+    api: Api<Database>,
+    context: Arc<Context>,
+    concurrency: u16,
+    wakes: mpsc::UnboundedReceiver<ObjectRef<Database>>,
+) {
     let (reader, writer) = reflector::store();
     let objects = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
@@ -83,6 +114,9 @@ async fn databases(api: Api<Database>, context: Arc<Context>, concurrency: u16) 
         .predicate_filter(worth_reconciling, PredicateConfig::default());
     Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
+        .reconcile_on(futures::stream::unfold(wakes, |mut wakes| async move {
+            wakes.recv().await.map(|object| (object, wakes))
+        }))
         .shutdown_on_signal()
         .run(
             reconcile::database::reconcile,
@@ -95,6 +129,40 @@ async fn databases(api: Api<Database>, context: Arc<Context>, concurrency: u16) 
             }
         })
         .await;
+}
+
+/// Sends each woken object to the controller watching its namespace.
+struct WakeRouter<R: Resource<DynamicType = ()>> {
+    woken: mpsc::UnboundedReceiver<ObjectRef<R>>,
+    routes: Vec<(Option<String>, mpsc::UnboundedSender<ObjectRef<R>>)>,
+}
+
+impl<R: Resource<DynamicType = ()> + Send + Sync + 'static> WakeRouter<R> {
+    fn new(woken: mpsc::UnboundedReceiver<ObjectRef<R>>) -> Self {
+        Self {
+            woken,
+            routes: Vec::new(),
+        }
+    }
+
+    /// A channel for the controller of `namespace` (`None`: every namespace).
+    fn route(&mut self, namespace: Option<String>) -> mpsc::UnboundedReceiver<ObjectRef<R>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.routes.push((namespace, sender));
+        receiver
+    }
+
+    async fn run(mut self) {
+        while let Some(object) = self.woken.recv().await {
+            let route = self
+                .routes
+                .iter()
+                .find(|(namespace, _)| namespace.is_none() || *namespace == object.namespace);
+            if let Some((_, sender)) = route {
+                let _ = sender.send(object);
+            }
+        }
+    }
 }
 
 /// A fingerprint of what can change a decision: the spec (generation), the finalizers, the

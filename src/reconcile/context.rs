@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
 
+use crate::api::Database;
 use crate::portal::{self, PortalClient};
 
 use super::error::Category;
 use super::snapshot::Snapshots;
-use super::tokens::{TokenLocation, TokenSource};
+use super::tokens::{SecretWatch, TokenLocation, TokenSource};
 
 /// How often things happen.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +40,8 @@ pub struct Context {
     pub default_token: TokenLocation,
     pub databases: Snapshots<portal::Database>,
     pub recorder: Recorder,
+    /// Databases waiting for their token Secret to change.
+    pub database_token_waits: SecretWatch<ObjectRef<Database>>,
     pub timing: Timing,
     pub failures: Failures,
 }

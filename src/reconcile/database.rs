@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use crate::api::{Database, DatabaseStatus};
@@ -322,6 +323,11 @@ fn non_empty(text: &str) -> Option<String> {
 }
 
 async fn report_error(db: &Database, api: &Api<Database>, ctx: &Context, error: &Error) {
+    if error.waits_on_token() {
+        let location = managed::token_location(ctx, db, &db.spec.managed);
+        ctx.database_token_waits
+            .wait_for_change(location, ObjectRef::from_obj(db));
+    }
     let current = current_status(db);
     let mut status = current.clone();
     status.managed = managed::failed(&current.managed, db.metadata.generation, error);

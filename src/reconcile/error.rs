@@ -55,6 +55,19 @@ impl Error {
         }
     }
 
+    /// Fixed by a new token in the Secret: the object is woken when the Secret changes.
+    pub fn waits_on_token(&self) -> bool {
+        matches!(
+            self,
+            Self::Portal(PortalError::Unauthorized { .. } | PortalError::Forbidden { .. })
+                | Self::Token(
+                    TokenError::SecretMissing(_)
+                        | TokenError::KeyMissing(_)
+                        | TokenError::Invalid { .. }
+                )
+        )
+    }
+
     pub fn category(&self) -> Category {
         match self {
             Self::Portal(error) if error.is_transient() => Category::Transient,

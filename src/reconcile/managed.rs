@@ -113,19 +113,23 @@ impl<'a> ObjectState<'a> {
     }
 }
 
+/// Where the object's token lives.
+pub fn token_location<K: Resource>(ctx: &Context, object: &K, spec: &ManagedSpec) -> TokenLocation {
+    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
+    TokenLocation::for_object(
+        namespace,
+        spec.token_secret_ref.as_ref(),
+        &ctx.default_token,
+    )
+}
+
 /// The portal client for the object's token.
 pub async fn token_client<K: Resource>(
     ctx: &Context,
     object: &K,
     spec: &ManagedSpec,
 ) -> Result<TokenClient, Error> {
-    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
-    let location = TokenLocation::for_object(
-        namespace,
-        spec.token_secret_ref.as_ref(),
-        &ctx.default_token,
-    );
-    let token = ctx.tokens.token(&location).await?;
+    let token = ctx.tokens.token(&token_location(ctx, object, spec)).await?;
     Ok(ctx.portal.with_token(token))
 }
 

@@ -14,4 +14,4 @@ mod tokens;
 pub use context::{Context, Failures, Timing};
 pub use error::{Category, Error};
 pub use snapshot::Snapshots;
-pub use tokens::{TokenLocation, TokenSource};
+pub use tokens::{SecretWatch, TokenLocation, TokenSource};
