@@ -1,0 +1,31 @@
+//! Test harness for integration tests against a real Kubernetes API server.
+//!
+//! ```ignore
+//! mod support;
+//! use support::{client, wait_for, TestNamespace};
+//!
+//! let client = client().await;                      // HTX_E2E_KUBECONFIG, or a local control plane
+//! let ns = TestNamespace::new(&client).await;       // htx-e2e-<random>, deleted on drop
+//! let cms: Api<ConfigMap> = ns.api();
+//! let cm = wait_for(&cms, "x", "configmap x has data", Duration::from_secs(30), |cm| cm.data.is_some()).await;
+//! ns.cleanup().await;
+//! ```
+//!
+//! The cluster: `HTX_E2E_KUBECONFIG` if set (kind, k3d, a real cluster), otherwise
+//! `hack/local-cluster.sh up <repo>/.e2e/cluster`, shared by every test process of the
+//! run and left running afterwards (`hack/local-cluster.sh down .e2e/cluster` stops it).
+#![allow(dead_code)]
+
+mod cluster;
+mod namespace;
+mod wait;
+
+#[allow(unused_imports)]
+pub use cluster::{
+    KUBECONFIG_ENV, UNPRIVILEGED_USER, client, client_from, cluster_dir, kubeconfig_path,
+    repo_root, unprivileged_client, unprivileged_kubeconfig_path,
+};
+#[allow(unused_imports)]
+pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
+#[allow(unused_imports)]
+pub use wait::{events_report, wait_for, wait_for_deletion};
