@@ -74,20 +74,19 @@ fn detail(message: &Option<String>) -> String {
 
 impl PortalError {
     /// Maps an unsuccessful HTTP answer to its meaning. `route` decides whether 409/422 mean
-    /// "the name is taken" (only on a create).
+    /// "the name is taken" (only on a create of a named resource).
     pub fn from_status(
         route: Route,
         status: u16,
         retry_after: Option<Duration>,
         message: Option<String>,
     ) -> Self {
-        use super::routes::Access;
         match status {
             401 => Self::Unauthorized { message },
             402 => Self::QuotaExceeded { message },
             403 => Self::Forbidden { message },
             404 => Self::NotFound { message },
-            409 | 422 if route.access() == Access::Create && names_a_conflict(status, &message) => {
+            409 | 422 if route.creates_named() && names_a_conflict(status, &message) => {
                 Self::AlreadyExists { status, message }
             }
             429 => Self::RateLimited {
@@ -187,9 +186,9 @@ mod tests {
     }
 
     #[test]
-    fn conflicts_outside_creates_are_not_already_exists() {
+    fn conflicts_outside_named_creates_are_not_already_exists() {
         let error = PortalError::from_status(Route::CreateBackup, 409, None, None);
-        assert_eq!(error.reason(), "AlreadyExists");
+        assert_eq!(error.reason(), "Rejected");
         let error = PortalError::from_status(Route::DeleteDatabase, 409, None, None);
         assert_eq!(error.reason(), "Rejected");
     }

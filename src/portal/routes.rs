@@ -67,6 +67,14 @@ impl Route {
         }
     }
 
+    /// Creates a resource with a caller-chosen name, so a conflict means the name is taken.
+    pub fn creates_named(self) -> bool {
+        matches!(
+            self,
+            Route::CreateDatabase | Route::CreateFunction | Route::CreateProxy
+        )
+    }
+
     /// The path template, e.g. `/api/portal/databases/{name}`.
     pub fn template(self) -> &'static str {
         use Route::*;

@@ -1,0 +1,152 @@
+//! One token's budget is shared by every caller, and a 429 pauses all of them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use htx_operator::portal::{ApiToken, Budget, PortalClient, PortalConfig};
+use htx_operator::sim::{Scope, SimConfig, Simulator, TokenSpec};
+use tokio::time::Instant;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_tasks_sharing_a_token_stay_within_the_budget() {
+    let sim = Simulator::start(
+        SimConfig {
+            tokens: vec![TokenSpec::new("htx_shared", Scope::Full)],
+            rate_per_minute: 0,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let budget = Budget::new(20, Duration::from_secs(2));
+    let mut config = PortalConfig::new(sim.url());
+    config.budget = budget;
+    let portal = PortalClient::new(config).unwrap();
+
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            // Each task asks for its own handle: the limiter is found by token, not by handle.
+            let client = portal.with_token(ApiToken::new("htx_shared").unwrap());
+            tokio::spawn(async move {
+                client.list_databases().await.unwrap();
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut done = Vec::new();
+    for task in tasks {
+        done.push(task.await.unwrap());
+    }
+    done.sort();
+
+    // Answers arrive within a few milliseconds of their request on loopback; a slightly
+    // narrower window absorbs that.
+    let window = budget.per - Duration::from_millis(50);
+    let busiest = done
+        .iter()
+        .enumerate()
+        .map(|(i, first)| {
+            done[i..]
+                .iter()
+                .take_while(|t| **t < *first + window)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        busiest <= budget.requests as usize,
+        "{busiest} requests within {window:?}, budget {}",
+        budget.requests
+    );
+    let expected_floor = budget
+        .per
+        .mul_f64((50 - budget.requests) as f64 / budget.requests as f64);
+    assert!(
+        *done.last().unwrap() >= expected_floor,
+        "50 requests at 20 per 2 s can't finish before {expected_floor:?}, finished at {:?}",
+        done.last().unwrap()
+    );
+}
+
+/// A portal stand-in that answers the first request 429 (`Retry-After: 2`) and records when
+/// every request arrived.
+async fn throttling_portal() -> (String, Arc<Mutex<Vec<(Instant, u16)>>>) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let app = Router::new().route(
+        "/api/portal/databases",
+        get(move || {
+            let seen = seen.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                let status = if seen.is_empty() { 429 } else { 200 };
+                seen.push((Instant::now(), status));
+                let mut headers = HeaderMap::new();
+                if status == 429 {
+                    headers.insert("retry-after", "2".parse().unwrap());
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        headers,
+                        r#"{"error":"slow down"}"#,
+                    );
+                }
+                (StatusCode::OK, headers, "[]")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, arrivals)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_pauses_every_caller_of_the_token() {
+    let (url, arrivals) = throttling_portal().await;
+    let mut config = PortalConfig::new(url);
+    // 10 per second with a burst of 5: after the pause they must come paced, not all at once.
+    config.budget = Budget::per_minute(600);
+    let portal = PortalClient::new(config).unwrap();
+
+    let first = portal.with_token(ApiToken::new("htx_t").unwrap());
+    let throttled = tokio::spawn(async move { first.list_databases().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let others: Vec<_> = (0..10)
+        .map(|_| {
+            let client = portal.with_token(ApiToken::new("htx_t").unwrap());
+            tokio::spawn(async move { client.list_databases().await })
+        })
+        .collect();
+    throttled.await.unwrap().expect("retried after Retry-After");
+    for other in others {
+        other.await.unwrap().unwrap();
+    }
+
+    let arrivals = arrivals.lock().unwrap();
+    let (throttled_at, status) = arrivals[0];
+    assert_eq!(status, 429);
+    let resumed_at = arrivals[1].0;
+    assert!(
+        resumed_at.duration_since(throttled_at) >= Duration::from_millis(1_950),
+        "a request came {:?} after the 429, before Retry-After ended",
+        resumed_at.duration_since(throttled_at)
+    );
+    assert_eq!(
+        arrivals.len(),
+        12,
+        "one 429, then the retried call and the ten others"
+    );
+    let right_after: usize = arrivals[1..]
+        .iter()
+        .filter(|(at, _)| at.duration_since(resumed_at) < Duration::from_millis(150))
+        .count();
+    assert!(
+        right_after <= 2,
+        "{right_after} requests in the first 150 ms after the pause: no burst allowed"
+    );
+}
