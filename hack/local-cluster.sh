@@ -12,6 +12,7 @@
 #   HTX_CACHE_DIR       where the binaries are cached (default ~/.cache/htx-operator)
 #   HTX_E2E_KUBECONFIG  if it names another cluster's kubeconfig (kind, k3d, a real
 #                       cluster), `up` only checks that this cluster answers.
+#   HTX_KEEP_K8S_BUILD=1  keep the source tree and Go cache after a build
 set -euo pipefail
 
 K8S_VERSION=1.20.2
@@ -30,7 +31,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
@@ -238,8 +239,7 @@ cmd_build() {
 # ------------------------------------------------------------- processes --
 
 abspath() {
-  mkdir -p "$1"
-  (cd "$1" && pwd -P)
+  realpath -m -- "$1"
 }
 
 pidfile() { echo "$1/pids/$2.pid"; }
@@ -329,14 +329,34 @@ stop_pid() {
   done
 }
 
+# Pids of our components that run with DIR on their command line (whether or not
+# a pid file still names them).
+strays() {
+  local dir=$1 p argv0
+  for p in /proc/[0-9]*; do
+    [[ -r $p/cmdline ]] || continue
+    argv0=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1) || continue
+    case ${argv0##*/} in
+    etcd | kube-apiserver | kube-controller-manager) ;;
+    *) continue ;;
+    esac
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $dir/" && echo "${p#/proc/}"
+  done
+  return 0
+}
+
 stop_all() {
-  local dir=$1 i comp
+  local dir=$1 i comp pid
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     comp=${COMPONENTS[i]}
     if component_alive "$dir" "$comp"; then
       stop_pid "$(<"$(pidfile "$dir" "$comp")")"
     fi
     rm -f "$(pidfile "$dir" "$comp")"
+  done
+  for pid in $(strays "$dir"); do
+    log "stopping stray process $pid of $dir"
+    stop_pid "$pid"
   done
 }
 
@@ -456,6 +476,7 @@ cmd_up() {
   fi
 
   # One `up`/`down` at a time per DIR.
+  mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock 9
 
@@ -574,10 +595,10 @@ EOF
 
 cmd_down() {
   local dir=$1
+  dir=$(abspath "$dir")
   if [[ ! -d $dir ]]; then
     return 0
   fi
-  dir=$(cd "$dir" && pwd -P)
   exec 9>"$dir/.lock"
   flock 9
   if [[ -d $dir/pids || -f $dir/$MARKER ]]; then
