@@ -121,7 +121,7 @@ impl Scheduler {
             budget,
             permits: f64::from(budget.burst),
             refilled_at: Instant::now(),
-            granted: VecDeque::with_capacity(budget.requests as usize),
+            granted: VecDeque::with_capacity(budget.requests.min(1024) as usize),
             paused_until: None,
             writes: VecDeque::new(),
             reads: VecDeque::new(),
