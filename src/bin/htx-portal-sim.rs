@@ -1,1 +1,123 @@
-fn main() {}
+//! `htx-portal-sim`: the HTX portal simulator as a process, for demos, scripts and tests.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use htx_operator::sim::{Quota, SimConfig, Simulator, TokenSpec, parse_duration};
+
+/// Simulates the HTX Cloud portal API (databases, backups, functions, proxies) with test hooks
+/// under /_sim/.
+#[derive(Debug, Parser)]
+#[command(name = "htx-portal-sim", version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8090", env = "HTX_SIM_LISTEN")]
+    listen: SocketAddr,
+    /// A token: TOKEN:SCOPE or TOKEN:SCOPE:CIDR[,CIDR...]; scope is full, read, databases,
+    /// functions or proxies. Repeat for more tokens.
+    #[arg(long = "token", value_name = "TOKEN:SCOPE[:CIDRS]")]
+    tokens: Vec<String>,
+    /// Requests per token per sliding minute (0 = unlimited).
+    #[arg(long, default_value_t = 120)]
+    rate_per_minute: u32,
+    /// Time from create to online/active, e.g. 2s, 500ms, 1m.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    provision_delay: Duration,
+    /// Time from backup start to completed.
+    #[arg(long, default_value = "3s", value_parser = duration)]
+    backup_delay: Duration,
+    /// Plan quota for databases.
+    #[arg(long)]
+    quota_databases: Option<u32>,
+    /// Plan quota for functions.
+    #[arg(long)]
+    quota_functions: Option<u32>,
+    /// Plan quota for proxies.
+    #[arg(long)]
+    quota_proxies: Option<u32>,
+    /// Keep the resources in this file across restarts.
+    #[arg(long = "state", value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.0)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let args = Args::parse();
+    // Parsed here rather than by clap so a bad spec never echoes the token value.
+    let mut tokens = Vec::new();
+    for (i, spec) in args.tokens.iter().enumerate() {
+        match spec.parse::<TokenSpec>() {
+            Ok(t) => tokens.push(t),
+            Err(e) => {
+                eprintln!("htx-portal-sim: --token #{}: {e}", i + 1);
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if tokens.is_empty() {
+        tracing::warn!("no --token given: every portal request will get 401");
+    }
+    let config = SimConfig {
+        tokens,
+        rate_per_minute: args.rate_per_minute,
+        provision_delay: args.provision_delay,
+        backup_delay: args.backup_delay,
+        quota: Quota {
+            databases: args.quota_databases,
+            functions: args.quota_functions,
+            proxies: args.quota_proxies,
+        },
+        state_file: args.state,
+    };
+    let sim = match Simulator::start(config, args.listen).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("htx-portal-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "htx-portal-sim listening on {}", sim.url());
+    let _ = stdout.flush();
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

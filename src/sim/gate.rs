@@ -1,0 +1,171 @@
+//! The middleware in front of every portal route, in the documented order: injected faults,
+//! 401 token, 403 IP allowlist, 429 rate limit, 403 scope; then the handler, then hold-creates,
+//! success-code overrides, dropped connections and the request counters.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::auth::{Action, bearer, permits};
+use super::error::error_response;
+use super::faults::Roll;
+use super::handle::Shared;
+use super::model::Kind;
+use super::ratelimit::retry_after_secs;
+use super::routes::{Op, classify};
+use super::server::ConnCtl;
+
+pub(crate) async fn gate(
+    State((s, route)): State<(Arc<Shared>, &'static str)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let Some(op) = classify(&method, route) else {
+        return next.run(req).await;
+    };
+    let ctl = req.extensions().get::<Arc<ConnCtl>>().cloned();
+    let roll = s.faults.roll();
+    if !roll.latency.is_zero() {
+        tokio::time::sleep(roll.latency).await;
+    }
+    let resp = if roll.error {
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service temporarily unavailable (injected fault)",
+        )
+    } else {
+        match refusal(&s, &req, op) {
+            Some(resp) => resp,
+            None if roll.drop && roll.drop_before_effect => {
+                return drop_connection(&s, &method, route, ctl).await;
+            }
+            None => {
+                let resp = next.run(req).await;
+                after_effect(&s, op, &roll, resp).await
+            }
+        }
+    };
+    if roll.drop {
+        return drop_connection(&s, &method, route, ctl).await;
+    }
+    s.stats.request(&method, route, resp.status().as_u16());
+    tracing::debug!(%method, route, status = resp.status().as_u16(), "portal request");
+    resp
+}
+
+/// Token, IP allowlist, rate limit and scope: the error response, or `None` to go on.
+/// Public routes pass.
+fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
+    let kind = op.kind?;
+    let Some(token) = bearer(req.headers()) else {
+        return Some(error_response(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token: send Authorization: Bearer <token>",
+        ));
+    };
+    let Some(entry) = s.tokens.lookup(token) else {
+        return Some(error_response(
+            StatusCode::UNAUTHORIZED,
+            "invalid or revoked token",
+        ));
+    };
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
+            c.0.ip().to_canonical()
+        });
+    if !entry.allows(ip) {
+        return Some(error_response(
+            StatusCode::FORBIDDEN,
+            &format!("client IP {ip} is not allowlisted for this token"),
+        ));
+    }
+    let limit = s.rate_per_minute.load(Ordering::Relaxed);
+    let acquired = entry
+        .window
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .try_acquire(limit, Instant::now());
+    if let Err(wait) = acquired {
+        let secs = retry_after_secs(wait);
+        let mut resp = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "rate limit exceeded: {limit} requests per minute per token; retry after {secs}s"
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Some(resp);
+    }
+    if !permits(entry.scope, op.action, kind) {
+        let verb = if op.action == Action::Create {
+            "creating"
+        } else {
+            "deleting"
+        };
+        let what = match kind {
+            Kind::Databases => "databases",
+            Kind::Functions => "functions",
+            Kind::Proxies => "proxies",
+            Kind::Backups => "database backups",
+        };
+        return Some(error_response(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "token scope \"{}\" does not permit {verb} {what}",
+                entry.scope
+            ),
+        ));
+    }
+    None
+}
+
+/// Holds successful creates while hold-creates is on, and applies success-code overrides.
+async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Response {
+    let replacement = match op.action {
+        Action::Create if resp.status() == StatusCode::CREATED => {
+            s.hold.wait().await;
+            roll.create_status
+        }
+        Action::Delete if resp.status() == StatusCode::OK => roll.delete_status,
+        _ => None,
+    };
+    let Some(code) = replacement.and_then(|c| StatusCode::from_u16(c).ok()) else {
+        return resp;
+    };
+    if code == StatusCode::NO_CONTENT {
+        let mut empty = Response::new(Body::empty());
+        *empty.status_mut() = code;
+        return empty;
+    }
+    let mut resp = resp;
+    *resp.status_mut() = code;
+    resp
+}
+
+/// Closes the connection without a response (status 0 in the counters).
+async fn drop_connection(
+    s: &Shared,
+    method: &Method,
+    route: &'static str,
+    ctl: Option<Arc<ConnCtl>>,
+) -> Response {
+    s.stats.request(method, route, 0);
+    match ctl {
+        Some(ctl) => {
+            ctl.drop_now();
+            std::future::pending().await
+        }
+        None => error_response(StatusCode::SERVICE_UNAVAILABLE, "connection dropped"),
+    }
+}

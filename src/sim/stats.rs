@@ -1,0 +1,158 @@
+//! Request counters by method, route template and status, plus effective creates and deletes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::model::Kind;
+
+/// Route name used for requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+
+/// What `GET /_sim/stats` returns. A `status` of 0 means the connection was dropped by a fault.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub requests: Vec<RequestCount>,
+    /// Resources the portal API actually created (whatever became of the response).
+    pub creates: KindCounts,
+    /// Resources the portal API actually deleted.
+    pub deletes: KindCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCount {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCounts {
+    pub databases: u64,
+    pub functions: u64,
+    pub proxies: u64,
+    pub backups: u64,
+}
+
+impl KindCounts {
+    pub fn get(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Databases => self.databases,
+            Kind::Functions => self.functions,
+            Kind::Proxies => self.proxies,
+            Kind::Backups => self.backups,
+        }
+    }
+}
+
+impl Stats {
+    /// Requests with this method, route template and status.
+    pub fn count(&self, method: &str, route: &str, status: u16) -> u64 {
+        self.requests
+            .iter()
+            .filter(|r| r.method == method && r.route == route && r.status == status)
+            .map(|r| r.count)
+            .sum()
+    }
+
+    /// Requests with this method and route template, any status.
+    pub fn route_total(&self, method: &str, route: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|r| r.method == method && r.route == route)
+            .map(|r| r.count)
+            .sum()
+    }
+
+    /// All counted portal requests.
+    pub fn total(&self) -> u64 {
+        self.requests.iter().map(|r| r.count).sum()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    requests: Mutex<HashMap<(Method, &'static str, u16), u64>>,
+    creates: [AtomicU64; 4],
+    deletes: [AtomicU64; 4],
+}
+
+impl Recorder {
+    pub fn request(&self, method: &Method, route: &'static str, status: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((method.clone(), route, status)).or_insert(0) += 1;
+    }
+
+    pub fn created(&self, kind: Kind) {
+        self.creates[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn deleted(&self, kind: Kind) {
+        self.deletes[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        let mut requests: Vec<RequestCount> = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((m, r, s), n)| RequestCount {
+                method: m.to_string(),
+                route: (*r).to_owned(),
+                status: *s,
+                count: *n,
+            })
+            .collect();
+        requests
+            .sort_by(|a, b| (&a.route, &a.method, a.status).cmp(&(&b.route, &b.method, b.status)));
+        let counts = |a: &[AtomicU64; 4]| KindCounts {
+            databases: a[0].load(Ordering::Relaxed),
+            functions: a[1].load(Ordering::Relaxed),
+            proxies: a[2].load(Ordering::Relaxed),
+            backups: a[3].load(Ordering::Relaxed),
+        };
+        Stats {
+            requests,
+            creates: counts(&self.creates),
+            deletes: counts(&self.deletes),
+        }
+    }
+
+    pub fn reset(&self) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        for a in self.creates.iter().chain(&self.deletes) {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_template_and_status() {
+        let r = Recorder::default();
+        let route = "/api/portal/databases/{name}";
+        r.request(&Method::GET, route, 200);
+        r.request(&Method::GET, route, 200);
+        r.request(&Method::GET, route, 404);
+        r.request(&Method::DELETE, route, 200);
+        r.created(Kind::Backups);
+        let s = r.snapshot();
+        assert_eq!(s.count("GET", route, 200), 2);
+        assert_eq!(s.route_total("GET", route), 3);
+        assert_eq!(s.total(), 4);
+        assert_eq!(s.creates.get(Kind::Backups), 1);
+        r.reset();
+        assert_eq!(r.snapshot(), Stats::default());
+    }
+}
