@@ -52,6 +52,12 @@ pkg_installed() {
 }
 
 APT_UPDATED=0
+apt_update() {
+  # A broken third-party source must not stop us: apt-get install says what is missing.
+  as_root apt-get update -qq >/dev/null || log "warning: apt-get update reported errors, going on"
+  APT_UPDATED=1
+}
+
 apt_install() {
   local missing=() p
   for p in "$@"; do
@@ -61,8 +67,7 @@ apt_install() {
   command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get (not Debian?): install them by hand"
   if [[ $APT_UPDATED -eq 0 ]]; then
     log "apt-get update"
-    as_root apt-get update -qq >/dev/null || die "apt-get update failed"
-    APT_UPDATED=1
+    apt_update
   fi
   log "installing Debian packages: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
@@ -74,8 +79,7 @@ apt_has() {
   local cand
   cand=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
   if [[ ! $cand =~ ^[0-9] && $APT_UPDATED -eq 0 ]] && command -v apt-get >/dev/null; then
-    as_root apt-get update -qq >/dev/null || return 1
-    APT_UPDATED=1
+    apt_update
     cand=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
   fi
   [[ $cand =~ ^[0-9] ]]
@@ -105,8 +109,7 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  as_root apt-get update -qq >/dev/null || die "apt-get update failed"
-  APT_UPDATED=1
+  apt_update
 }
 
 # The kubectl to use: one on PATH, else ours.

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The project's test command: cheap checks, then every test against a real
+# Kubernetes control plane.
+#
+# On a fresh Debian 12 machine it installs what it needs (the first run builds
+# Kubernetes 1.20.2 once, see hack/local-cluster.sh), brings up a control plane
+# in .e2e/cluster, runs the tests against it and always stops it again.
+# With HTX_E2E_KUBECONFIG set (kind, k3d, a real cluster) it uses that cluster.
+# Arguments go to the test runner: `hack/test.sh control_plane` runs only those.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+CLUSTER_DIR="$PWD/.e2e/cluster"
+if [[ -n ${HTX_E2E_KUBECONFIG:-} && ${HTX_E2E_KUBECONFIG} != "$CLUSTER_DIR/kubeconfig" ]]; then
+  log "using the cluster of HTX_E2E_KUBECONFIG=$HTX_E2E_KUBECONFIG"
+  hack/local-cluster.sh up "$CLUSTER_DIR" # only checks that it answers
+else
+  hack/local-cluster.sh build
+  stop_cluster() {
+    local rc=$?
+    trap - EXIT
+    hack/local-cluster.sh down "$CLUSTER_DIR" || true
+    if [[ $rc -ne 0 ]]; then
+      log "control plane logs kept in $CLUSTER_DIR/*.log"
+    fi
+    exit "$rc"
+  }
+  trap stop_cluster EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  hack/local-cluster.sh up "$CLUSTER_DIR"
+  export HTX_E2E_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run --workspace --all-targets"
+  cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+else
+  log "cargo test --workspace (cargo-nextest not installed)"
+  cargo test --workspace --no-fail-fast "$@"
+fi
