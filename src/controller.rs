@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use crate::api::{Database, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION};
 use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
 use crate::reconcile::{
-    self, Context, Failures, SecretWatch, Snapshots, Timing, TokenLocation, TokenSource,
+    self, Context, Failures, ResyncRequests, SecretWatch, Snapshots, Timing, TokenLocation,
+    TokenSource,
 };
 
 /// How the operator runs.
@@ -53,6 +54,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         recorder: Recorder::new(kube.clone(), Reporter::from("htx-operator")),
         timing: config.timing,
         failures: Failures::default(),
+        resync_requests: ResyncRequests::default(),
         kube: kube.clone(),
     });
     let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {

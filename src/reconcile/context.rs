@@ -44,6 +44,29 @@ pub struct Context {
     pub database_token_waits: SecretWatch<ObjectRef<Database>>,
     pub timing: Timing,
     pub failures: Failures,
+    pub resync_requests: ResyncRequests,
+}
+
+/// The last `reconcile-requested-at` value handled per object, to tell a new request from one
+/// already served. Empty after a restart: then each annotated object looks once more.
+#[derive(Default)]
+pub struct ResyncRequests {
+    handled: Mutex<HashMap<String, String>>,
+}
+
+impl ResyncRequests {
+    /// True when `value` is a request not handled yet; it counts as handled from now on.
+    pub fn is_new(&self, key: &str, value: Option<&str>) -> bool {
+        let Some(value) = value else {
+            return false;
+        };
+        let mut handled = self.handled.lock().expect("resync requests");
+        if handled.get(key).is_some_and(|seen| seen == value) {
+            return false;
+        }
+        handled.insert(key.to_owned(), value.to_owned());
+        true
+    }
 }
 
 /// Consecutive failures per object, reset by a success or a new generation.
@@ -93,6 +116,16 @@ mod tests {
         assert_eq!(backoff(Category::Waiting, 1), Duration::from_secs(15));
         assert_eq!(backoff(Category::Waiting, 3), Duration::from_secs(60));
         assert_eq!(backoff(Category::Waiting, 20), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_resync_request_is_served_once_per_value() {
+        let requests = ResyncRequests::default();
+        assert!(!requests.is_new("ns/db", None));
+        assert!(requests.is_new("ns/db", Some("1")));
+        assert!(!requests.is_new("ns/db", Some("1")));
+        assert!(requests.is_new("ns/db", Some("2")));
+        assert!(requests.is_new("ns/other", Some("2")));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub async fn reconcile(db: Arc<Database>, ctx: Arc<Context>) -> Result<Action, E
     let api: Api<Database> = Api::namespaced(ctx.kube.clone(), &db.namespace().unwrap_or_default());
     let result = drive(&db, &api, &ctx).await;
     match &result {
-        Ok(_) => ctx.failures.reset(&failure_key(&db)),
+        Ok(_) => ctx.failures.reset(&object_key(&db)),
         Err(error) => report_error(&db, &api, &ctx, error).await,
     }
     result
@@ -31,12 +31,12 @@ pub async fn reconcile(db: Arc<Database>, ctx: Arc<Context>) -> Result<Action, E
 pub fn error_policy(db: Arc<Database>, error: &Error, ctx: Arc<Context>) -> Action {
     let delay = ctx
         .failures
-        .record(failure_key(&db), db.metadata.generation, error.category());
+        .record(object_key(&db), db.metadata.generation, error.category());
     tracing::info!(database = %db.name_any(), reason = error.reason(), retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
 }
 
-fn failure_key(db: &Database) -> String {
+fn object_key(db: &Database) -> String {
     format!(
         "Database/{}/{}",
         db.namespace().unwrap_or_default(),
@@ -55,7 +55,10 @@ async fn drive(db: &Database, api: &Api<Database>, ctx: &Context) -> Result<Acti
         Some(_) => (None, None),
         None => {
             let client = managed::token_client(ctx, db, &db.spec.managed).await?;
-            let remote = observe(ctx, &client, &state).await?;
+            let resync_requested = ctx
+                .resync_requests
+                .is_new(&object_key(db), state.resync_request());
+            let remote = observe(ctx, &client, &state, resync_requested).await?;
             (Some(client), remote)
         }
     };
@@ -120,13 +123,14 @@ async fn observe(
     ctx: &Context,
     client: &TokenClient,
     state: &ObjectState<'_>,
+    resync_requested: bool,
 ) -> Result<Option<portal::Database>, Error> {
     let name = state.lookup_name();
     let snapshot = ctx
         .databases
         .get(
             client.fingerprint(),
-            state.snapshot_max_age(&ctx.timing),
+            state.snapshot_not_before(&ctx.timing, resync_requested),
             || async {
                 let list = client.list_databases().await?;
                 Ok(list.into_iter().map(|db| (db.name.clone(), db)).collect())

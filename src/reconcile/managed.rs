@@ -10,8 +10,11 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
-use crate::api::{FINALIZER, ManagedSpec, ManagedStatus, PAUSED_ANNOTATION};
+use crate::api::{
+    FINALIZER, ManagedSpec, ManagedStatus, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION,
+};
 use crate::portal::{Lifecycle, TokenClient};
 
 use super::conditions::{self, READY, SYNCED, Wanted};
@@ -35,6 +38,7 @@ pub struct ObjectState<'a> {
     paused: bool,
     deleting: bool,
     has_finalizer: bool,
+    resync_request: Option<String>,
 }
 
 impl<'a> ObjectState<'a> {
@@ -62,6 +66,11 @@ impl<'a> ObjectState<'a> {
                 .finalizers
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
+            resync_request: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(RECONCILE_REQUESTED_ANNOTATION))
+                .cloned(),
         }
     }
 
@@ -99,17 +108,28 @@ impl<'a> ObjectState<'a> {
             .is_some_and(|s| s.id.is_some() || s.create_requested_at.is_some())
     }
 
-    /// Objects that are Ready and in sync accept a snapshot as old as the resync interval; the
-    /// others (creating, failing, deleting) want fresh data.
-    pub fn snapshot_max_age(&self, timing: &Timing) -> Duration {
+    /// The oldest portal snapshot this reconcile may decide on. Objects that are Ready and in
+    /// sync accept one as old as the resync interval; the others (creating, failing, deleting)
+    /// want one no older than the poll interval; a new `reconcile-requested-at` wants one taken
+    /// now.
+    pub fn snapshot_not_before(&self, timing: &Timing, resync_requested: bool) -> Instant {
+        let now = Instant::now();
         let settled = self.status.is_some_and(|s| {
             conditions::is_true(&s.conditions, READY) && conditions::is_true(&s.conditions, SYNCED)
         });
-        if settled && !self.deleting {
+        let max_age = if resync_requested {
+            Duration::ZERO
+        } else if settled && !self.deleting {
             timing.resync
         } else {
             timing.poll
-        }
+        };
+        now.checked_sub(max_age).unwrap_or(now)
+    }
+
+    /// The `reconcile-requested-at` annotation's value, if any.
+    pub fn resync_request(&self) -> Option<&str> {
+        self.resync_request.as_deref()
     }
 }
 

@@ -11,7 +11,7 @@ mod report;
 mod snapshot;
 mod tokens;
 
-pub use context::{Context, Failures, Timing};
+pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
 pub use snapshot::Snapshots;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource};

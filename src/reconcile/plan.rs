@@ -249,7 +249,8 @@ mod tests {
                     "a portal-dependent decision without looking at the portal: {context}"
                 );
             }
-            if desired.paused && !(desired.deleting && !desired.has_finalizer) {
+            let released = desired.deleting && !desired.has_finalizer;
+            if desired.paused && !released {
                 assert_eq!(decision, Decision::Paused, "{context}");
             }
             if matches!(decision, Decision::Create { .. } | Decision::Delete) {

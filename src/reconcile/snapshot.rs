@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use crate::portal::PortalError;
@@ -32,11 +30,11 @@ impl<T> Default for Snapshots<T> {
 }
 
 impl<T> Snapshots<T> {
-    /// A snapshot no older than `max_age`, listing with `fetch` when the one held is older.
+    /// A snapshot taken at or after `not_before`, listing with `fetch` when the one held is older.
     pub async fn get<F, Fut>(
         &self,
         token: u64,
-        max_age: Duration,
+        not_before: Instant,
         fetch: F,
     ) -> Result<Arc<Snapshot<T>>, PortalError>
     where
@@ -52,7 +50,7 @@ impl<T> Snapshots<T> {
             .clone();
         let mut held = slot.lock().await;
         if let Some(snapshot) = held.as_ref()
-            && snapshot.taken_at.elapsed() <= max_age
+            && snapshot.taken_at >= not_before
         {
             return Ok(snapshot.clone());
         }
@@ -70,6 +68,11 @@ impl<T> Snapshots<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn within(age: Duration) -> Instant {
+        Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test(start_paused = true)]
@@ -82,7 +85,7 @@ mod tests {
             let lists = lists.clone();
             readers.push(tokio::spawn(async move {
                 snapshots
-                    .get(1, Duration::from_secs(60), || async {
+                    .get(1, within(Duration::from_secs(60)), || async {
                         lists.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok(vec![("a".to_owned(), 1)])
@@ -102,22 +105,22 @@ mod tests {
         let snapshots = Snapshots::<u32>::default();
         let list = |value| move || async move { Ok(vec![("a".to_owned(), value)]) };
         snapshots
-            .get(1, Duration::from_secs(60), list(1))
+            .get(1, within(Duration::from_secs(60)), list(1))
             .await
             .unwrap();
         tokio::time::advance(Duration::from_secs(10)).await;
         let relaxed = snapshots
-            .get(1, Duration::from_secs(60), list(2))
+            .get(1, within(Duration::from_secs(60)), list(2))
             .await
             .unwrap();
         assert_eq!(relaxed.by_name["a"], 1);
         let eager = snapshots
-            .get(1, Duration::from_secs(5), list(3))
+            .get(1, within(Duration::from_secs(5)), list(3))
             .await
             .unwrap();
         assert_eq!(eager.by_name["a"], 3);
         let other_token = snapshots
-            .get(2, Duration::from_secs(60), list(4))
+            .get(2, within(Duration::from_secs(60)), list(4))
             .await
             .unwrap();
         assert_eq!(other_token.by_name["a"], 4);
@@ -127,7 +130,7 @@ mod tests {
     async fn a_failed_list_keeps_nothing() {
         let snapshots = Snapshots::<u32>::default();
         let failed = snapshots
-            .get(1, Duration::from_secs(60), || async {
+            .get(1, within(Duration::from_secs(60)), || async {
                 Err(PortalError::Server {
                     status: 503,
                     message: None,
@@ -136,7 +139,7 @@ mod tests {
             .await;
         assert!(failed.is_err());
         let next = snapshots
-            .get(1, Duration::from_secs(60), || async {
+            .get(1, within(Duration::from_secs(60)), || async {
                 Ok(vec![("a".to_owned(), 7)])
             })
             .await

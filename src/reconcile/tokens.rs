@@ -162,33 +162,6 @@ impl TokenSource {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flag_names_a_namespace_and_a_secret() {
-        let location = TokenLocation::parse("htx-system/portal-token").unwrap();
-        assert_eq!(location.namespace, "htx-system");
-        assert_eq!(location.key, "token");
-        assert!(TokenLocation::parse("portal-token").is_err());
-        assert!(TokenLocation::parse("/x").is_err());
-    }
-
-    #[test]
-    fn an_object_reference_stays_in_the_objects_namespace() {
-        let default = TokenLocation::parse("htx-system/portal-token").unwrap();
-        let reference = TokenSecretRef {
-            name: "team-token".into(),
-            key: Some("htx".into()),
-        };
-        let location = TokenLocation::for_object("team-a", Some(&reference), &default);
-        assert_eq!(location.namespace, "team-a");
-        assert_eq!(location.key, "htx");
-        assert_eq!(TokenLocation::for_object("team-a", None, &default), default);
-    }
-}
-
 /// Wakes objects that wait on a token Secret (401, 403, missing or bad token) as soon as that
 /// Secret changes, instead of at the end of their long backoff. Polls only the Secrets someone
 /// waits on, by name.
@@ -281,5 +254,32 @@ impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
         for object in waiters.map(|w| w.objects).unwrap_or_default() {
             let _ = self.wake.send(object);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_names_a_namespace_and_a_secret() {
+        let location = TokenLocation::parse("htx-system/portal-token").unwrap();
+        assert_eq!(location.namespace, "htx-system");
+        assert_eq!(location.key, "token");
+        assert!(TokenLocation::parse("portal-token").is_err());
+        assert!(TokenLocation::parse("/x").is_err());
+    }
+
+    #[test]
+    fn an_object_reference_stays_in_the_objects_namespace() {
+        let default = TokenLocation::parse("htx-system/portal-token").unwrap();
+        let reference = TokenSecretRef {
+            name: "team-token".into(),
+            key: Some("htx".into()),
+        };
+        let location = TokenLocation::for_object("team-a", Some(&reference), &default);
+        assert_eq!(location.namespace, "team-a");
+        assert_eq!(location.key, "htx");
+        assert_eq!(TokenLocation::for_object("team-a", None, &default), default);
     }
 }

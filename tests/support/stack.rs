@@ -1,0 +1,240 @@
+//! The whole product for one end-to-end test: the CRDs, a namespace, an in-process portal
+//! simulator, the token Secret and the operator as its own process (as it runs without a
+//! kubelet), watching only that namespace.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use htx_operator::api::crds;
+use htx_operator::sim::{RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use tokio::process::{Child, Command};
+
+use super::{TestNamespace, client, kubeconfig_path, unique_name, wait_for};
+
+/// The tokens every stack's simulator knows. Each test gets its own simulator, so these only
+/// need to be unique per stack where a test looks for them in logs.
+pub const READ_TOKEN: &str = "htx_e2e_read";
+
+pub struct Stack {
+    pub client: Client,
+    pub ns: TestNamespace,
+    pub sim: RunningSim,
+    /// The full-scope token in the default token Secret.
+    pub token: String,
+    operator: Option<Child>,
+    operator_args: Vec<String>,
+    log: PathBuf,
+}
+
+/// What differs between tests.
+pub struct StackOptions {
+    pub sim: SimConfig,
+    /// Extra `htx-operator run` flags.
+    pub operator_args: Vec<String>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            sim: SimConfig {
+                rate_per_minute: 120,
+                provision_delay: Duration::from_millis(500),
+                backup_delay: Duration::from_millis(500),
+                ..SimConfig::default()
+            },
+            operator_args: Vec::new(),
+        }
+    }
+}
+
+/// The default token Secret's name, in the test namespace.
+pub const TOKEN_SECRET: &str = "portal-token";
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let ns = TestNamespace::new(&client).await;
+        let token = format!("htx_{}", unique_name("full").replace('-', "_"));
+        let mut sim_config = options.sim;
+        sim_config.tokens.push(TokenSpec::new(&token, Scope::Full));
+        sim_config
+            .tokens
+            .push(TokenSpec::new(READ_TOKEN, Scope::Read));
+        let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the simulator starts");
+        let stack = Self {
+            log: std::env::temp_dir().join(format!("{}-operator.log", ns.name())),
+            client,
+            ns,
+            sim,
+            token,
+            operator: None,
+            operator_args: options.operator_args,
+        };
+        stack.put_token(TOKEN_SECRET, &stack.token.clone()).await;
+        let mut stack = stack;
+        stack.start_operator();
+        stack
+    }
+
+    /// Writes `token` into the Secret `name` (key `token`) in the test namespace.
+    pub async fn put_token(&self, name: &str, token: &str) {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            data: Some([("token".to_owned(), ByteString(token.as_bytes().to_vec()))].into()),
+            ..Secret::default()
+        };
+        let mut patch = serde_json::to_value(&secret).unwrap();
+        patch["apiVersion"] = "v1".into();
+        patch["kind"] = "Secret".into();
+        self.ns
+            .api::<Secret>()
+            .patch(
+                name,
+                &PatchParams::apply("e2e").force(),
+                &Patch::Apply(patch),
+            )
+            .await
+            .expect("the token Secret is written");
+    }
+
+    /// Starts the operator process (again, after [`Stack::kill_operator`]).
+    pub fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "the operator is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the operator log opens");
+        let child = Command::new(env!("CARGO_BIN_EXE_htx-operator"))
+            .arg("run")
+            .args(["--portal-url", &self.sim.url()])
+            .args([
+                "--token-secret",
+                &format!("{}/{TOKEN_SECRET}", self.ns.name()),
+            ])
+            .args(["--namespace", self.ns.name()])
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(["--poll", "1s"])
+            .args(&self.operator_args)
+            .env("KUBECONFIG", kubeconfig_path())
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,tower=info,rustls=info,h2=info",
+            )
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the operator starts");
+        self.operator = Some(child);
+    }
+
+    /// Kills the operator at once (SIGKILL): no shutdown, no last writes.
+    pub async fn kill_operator(&mut self) {
+        if let Some(mut child) = self.operator.take() {
+            child.kill().await.expect("the operator is killed");
+        }
+    }
+
+    /// Everything the operator process logged so far.
+    pub fn operator_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        self.ns.api()
+    }
+
+    /// Runs kubectl against the test cluster in the test namespace; returns (success, output).
+    pub async fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let output = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig_path())
+            .args(["--namespace", self.ns.name()])
+            .args(args)
+            .output()
+            .await
+            .expect("kubectl runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+
+    /// Deletes the test's Databases while the operator still runs (so their finalizers come
+    /// off), checks the token never reached the log, stops the operator, deletes the namespace.
+    pub async fn finish(mut self) {
+        let databases = self.api::<htx_operator::api::Database>();
+        let _ = databases
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            match databases.list(&ListParams::default()).await {
+                Ok(list) if list.items.is_empty() => break,
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        let log = self.operator_log();
+        assert!(
+            !log.contains(&self.token) && !log.contains(READ_TOKEN),
+            "a portal token appears in the operator's log {}",
+            self.log.display()
+        );
+        self.kill_operator().await;
+        self.ns.cleanup().await;
+    }
+}
+
+/// Applies the operator's CRDs (server-side, idempotent) and waits until they are served.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds() {
+        let name = crd.name_any();
+        let mut patch = serde_json::to_value(&crd).unwrap();
+        patch["apiVersion"] = "apiextensions.k8s.io/v1".into();
+        patch["kind"] = "CustomResourceDefinition".into();
+        api.patch(
+            &name,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(patch),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot apply CRD {name}: {e}"));
+        wait_for(
+            &api,
+            &name,
+            "the CRD is established",
+            Duration::from_secs(30),
+            |crd| {
+                crd.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    })
+            },
+        )
+        .await;
+    }
+}
