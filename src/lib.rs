@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod controller;
+pub mod duration;
 pub mod portal;
 pub mod reconcile;
 pub mod sim;

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use htx_operator::controller::{self, RunConfig, parse_duration};
+use htx_operator::controller::{self, RunConfig};
+use htx_operator::duration::parse_duration;
 use htx_operator::portal::Budget;
 use htx_operator::reconcile::{Timing, TokenLocation};
 use htx_operator::telemetry;

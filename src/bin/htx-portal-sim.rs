@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use htx_operator::sim::{Quota, SimConfig, Simulator, TokenSpec, parse_duration};
+use htx_operator::duration::parse_duration;
+use htx_operator::sim::{Quota, SimConfig, Simulator, TokenSpec};
 
 /// Simulates the HTX Cloud portal API (databases, backups, functions, proxies) with test hooks
 /// under /_sim/.
@@ -25,10 +26,10 @@ struct Args {
     #[arg(long, default_value_t = 120)]
     rate_per_minute: u32,
     /// Time from create to online/active, e.g. 2s, 500ms, 1m.
-    #[arg(long, default_value = "2s", value_parser = duration)]
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     provision_delay: Duration,
     /// Time from backup start to completed.
-    #[arg(long, default_value = "3s", value_parser = duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
     backup_delay: Duration,
     /// Plan quota for databases.
     #[arg(long)]
@@ -42,10 +43,6 @@ struct Args {
     /// Keep the resources in this file across restarts.
     #[arg(long = "state", value_name = "FILE")]
     state: Option<PathBuf>,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.0)
 }
 
 #[tokio::main]

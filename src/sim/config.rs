@@ -280,27 +280,6 @@ impl FromStr for TokenSpec {
     }
 }
 
-/// Parses `500ms`, `2s`, `1m`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let bad = || {
-        ParseError(format!(
-            "invalid duration {s:?}: expected e.g. 500ms, 2s, 1m, 1h"
-        ))
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,18 +342,5 @@ mod tests {
         assert_eq!(one.to_string(), "10.0.0.1");
         let net: Cidr = "10.1.0.0/16".parse().unwrap();
         assert_eq!(net.to_string(), "10.1.0.0/16");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("0ms").unwrap(), Duration::ZERO);
-        for bad in ["", "s", "1.5s", "-1s", "2d", "ms5"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -68,7 +68,7 @@ mod server;
 mod stats;
 mod store;
 
-pub use config::{Cidr, ParseError, Quota, Scope, SimConfig, TokenSpec, parse_duration};
+pub use config::{Cidr, ParseError, Quota, Scope, SimConfig, TokenSpec};
 pub use error::SimError;
 pub use faults::Faults;
 pub use handle::SimHandle;
