@@ -35,7 +35,7 @@ pub struct Stack {
 /// What differs between tests.
 pub struct StackOptions {
     pub sim: SimConfig,
-    /// Extra `htx-operator run` flags.
+    /// `htx-operator run` flags besides the portal, token Secret, namespace and metrics address.
     pub operator_args: Vec<String>,
 }
 
@@ -48,7 +48,7 @@ impl Default for StackOptions {
                 backup_delay: Duration::from_millis(500),
                 ..SimConfig::default()
             },
-            operator_args: Vec::new(),
+            operator_args: vec!["--poll".into(), "1s".into()],
         }
     }
 }
@@ -126,7 +126,6 @@ impl Stack {
             ])
             .args(["--namespace", self.ns.name()])
             .args(["--metrics-addr", "127.0.0.1:0"])
-            .args(["--poll", "1s"])
             .args(&self.operator_args)
             .env("KUBECONFIG", kubeconfig_path())
             .env(

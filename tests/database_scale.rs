@@ -1,0 +1,128 @@
+//! 200 Databases at once: exactly 200 creates, no 429, all Ready; then a resync of all of them
+//! costs about one list call per resync interval, not one call per object.
+
+mod support;
+
+use std::time::Duration;
+
+use htx_operator::api::{Database, DatabaseSpec};
+use htx_operator::sim::{Kind, SimConfig};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ListParams, PostParams};
+use support::{Stack, StackOptions};
+use tokio::time::Instant;
+
+const COUNT: usize = 200;
+
+fn all_ready(list: &[Database]) -> bool {
+    list.len() == COUNT
+        && list.iter().all(|db| {
+            db.status.as_ref().is_some_and(|s| {
+                s.managed
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
+    // The portal's limit and the operator's budget, scaled 5× from 120/100 per minute to keep
+    // the test short: the operator must stay under the portal's limit all the same.
+    let stack = Stack::start(StackOptions {
+        sim: SimConfig {
+            rate_per_minute: 600,
+            provision_delay: Duration::from_secs(1),
+            ..SimConfig::default()
+        },
+        operator_args: [
+            "--rate-per-minute",
+            "500",
+            "--resync",
+            "10s",
+            "--poll",
+            "2s",
+        ]
+        .map(String::from)
+        .to_vec(),
+    })
+    .await;
+    let api = stack.api::<Database>();
+    let spec: DatabaseSpec =
+        serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
+            .unwrap();
+    let creates: Vec<_> = (0..COUNT)
+        .map(|i| {
+            let api = api.clone();
+            let db = Database::new(&format!("bulk-{i:03}"), spec.clone());
+            tokio::spawn(async move { api.create(&PostParams::default(), &db).await })
+        })
+        .collect();
+    for create in creates {
+        create.await.unwrap().expect("the Database is accepted");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        if all_ready(&list) {
+            break;
+        }
+        let ready = list
+            .iter()
+            .filter(|db| all_ready(std::slice::from_ref(db)))
+            .count();
+        assert!(
+            Instant::now() < deadline,
+            "only {ready} of {COUNT} Ready in time"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let stats = stack.sim.hooks().stats();
+    assert_eq!(
+        stats.creates.get(Kind::Databases),
+        COUNT as u64,
+        "exactly one create each"
+    );
+    let throttled: u64 = stats
+        .requests
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| r.count)
+        .sum();
+    assert_eq!(
+        throttled, 0,
+        "the operator never made the portal answer 429"
+    );
+
+    // A resync of everything: every object is looked at again (its lastSyncTime moves), and
+    // the portal sees list calls, not per-object reads.
+    stack.sim.hooks().reset_stats();
+    let resync_started = Timestamp::now();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let list = api.list(&ListParams::default()).await.unwrap().items;
+    let resynced = list
+        .iter()
+        .filter(|db| {
+            db.status
+                .as_ref()
+                .and_then(|s| s.managed.last_sync_time.as_ref())
+                .is_some_and(|t| t.0 > resync_started)
+        })
+        .count();
+    assert_eq!(
+        resynced, COUNT,
+        "every Database was resynced in 25 s (resync 10 s)"
+    );
+    let stats = stack.sim.hooks().stats();
+    let lists = stats.route_total("GET", "/api/portal/databases");
+    let gets = stats.route_total("GET", "/api/portal/databases/{name}");
+    assert!(
+        (1..=3).contains(&lists),
+        "{lists} list calls in 25 s at a 10 s resync: about one per interval"
+    );
+    assert_eq!(gets, 0, "no per-object reads");
+    assert_eq!(stats.creates.get(Kind::Databases), 0);
+    stack.finish().await;
+}
