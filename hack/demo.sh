@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The product end to end on this machine: a local Kubernetes control plane, the portal
+# simulator, the CRDs, the operator, and examples/ applied and Ready.
+#
+#   hack/demo.sh        bring it all up (first run: installs packages, builds Kubernetes once)
+#   hack/demo.sh down   stop everything the demo started
+#
+# With HTX_E2E_KUBECONFIG set, that cluster is used instead of a local control plane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO_DIR="$PWD/.e2e/demo"
+CLUSTER_DIR="$DEMO_DIR/cluster"
+NAMESPACE=htx-system
+TOKEN=htx_demo_full_token
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() {
+  printf 'demo: error: %s\n' "$*" >&2
+  exit 1
+}
+
+stop_pid() {
+  local file=$1
+  [[ -f $file ]] || return 0
+  local pid
+  pid=$(cat "$file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+down() {
+  stop_pid "$DEMO_DIR/operator.pid"
+  stop_pid "$DEMO_DIR/portal.pid"
+  if [[ -d $CLUSTER_DIR ]]; then
+    hack/local-cluster.sh down "$CLUSTER_DIR"
+  fi
+  echo "demo stopped (logs kept in $DEMO_DIR)"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until the log file has a line matching the pattern, or the process died.
+wait_for_line() {
+  local log=$1 pattern=$2 pid=$3
+  for _ in $(seq 300); do
+    grep -q "$pattern" "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$log" >&2; die "process $pid exited, see $log"; }
+    sleep 0.1
+  done
+  tail -20 "$log" >&2
+  die "timed out waiting for '$pattern' in $log"
+}
+
+up() {
+  mkdir -p "$DEMO_DIR"
+  stop_pid "$DEMO_DIR/operator.pid"
+  stop_pid "$DEMO_DIR/portal.pid"
+
+  step "building htx-operator and htx-portal-sim (cargo build --release)"
+  cargo build --release --bins
+  local bin="$PWD/target/release"
+
+  if [[ -n ${HTX_E2E_KUBECONFIG:-} ]]; then
+    step "using the cluster of HTX_E2E_KUBECONFIG=$HTX_E2E_KUBECONFIG"
+    export KUBECONFIG=$HTX_E2E_KUBECONFIG
+  else
+    step "starting a local Kubernetes control plane (the first run builds Kubernetes 1.20.2, a few minutes)"
+    hack/local-cluster.sh up "$CLUSTER_DIR"
+    export KUBECONFIG=$CLUSTER_DIR/kubeconfig
+  fi
+
+  local port
+  port=$(free_port)
+  step "starting the HTX portal simulator on http://127.0.0.1:$port"
+  "$bin/htx-portal-sim" --listen "127.0.0.1:$port" --token "$TOKEN:full" \
+    --provision-delay 5s --backup-delay 5s --state "$DEMO_DIR/portal-state.json" \
+    >"$DEMO_DIR/portal.log" 2>&1 &
+  echo $! >"$DEMO_DIR/portal.pid"
+  wait_for_line "$DEMO_DIR/portal.log" "listening on" "$(cat "$DEMO_DIR/portal.pid")"
+
+  step "installing the CRDs (crds/)"
+  kubectl apply -f crds/
+  kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+
+  step "storing the portal token in Secret $NAMESPACE/portal-token"
+  kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl -n "$NAMESPACE" create secret generic portal-token --from-literal=token="$TOKEN" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+
+  step "starting the operator (log: $DEMO_DIR/operator.log)"
+  "$bin/htx-operator" run --portal-url "http://127.0.0.1:$port" \
+    --token-secret "$NAMESPACE/portal-token" --metrics-addr "127.0.0.1:$(free_port)" \
+    >"$DEMO_DIR/operator.log" 2>&1 &
+  echo $! >"$DEMO_DIR/operator.pid"
+  wait_for_line "$DEMO_DIR/operator.log" "htx-operator starting" "$(cat "$DEMO_DIR/operator.pid")"
+
+  step "applying examples/"
+  kubectl apply -f examples/
+
+  step "waiting until every Database is Ready"
+  kubectl wait --for=condition=Ready databases --all --timeout=180s
+
+  step "kubectl get databases"
+  kubectl get databases
+
+  cat <<EOT
+
+The demo is up. Try:
+
+  export KUBECONFIG=$KUBECONFIG
+  kubectl describe database analytics             # conditions and Events
+  kubectl get secret analytics-connection -o jsonpath='{.data.uri}' | base64 -d; echo
+  kubectl annotate database analytics htx.vinacis.com/paused=true
+  kubectl delete database analytics               # deletes it at the portal too
+  curl -s http://127.0.0.1:$port/_sim/state        # what the (simulated) portal holds
+  tail -f $DEMO_DIR/operator.log
+
+Stop everything with: hack/demo.sh down
+EOT
+}
+
+case ${1:-up} in
+  up) up ;;
+  down) down ;;
+  *) die "usage: hack/demo.sh [up|down]" ;;
+esac
