@@ -41,8 +41,9 @@ else
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then
-  log "cargo nextest run --workspace --all-targets"
-  cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+  # Benchmarks are run by hand (cargo bench), not as tests.
+  log "cargo nextest run --workspace --lib --bins --tests"
+  cargo nextest run --workspace --lib --bins --tests --no-fail-fast "$@"
 else
   log "cargo test --workspace (cargo-nextest not installed)"
   cargo test --workspace --no-fail-fast "$@"
