@@ -4,18 +4,19 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
-use crate::api::{Database, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION};
+use crate::api::{Database, Function, PAUSED_ANNOTATION, Proxy, RECONCILE_REQUESTED_ANNOTATION};
 use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
 use crate::reconcile::{
-    self, Context, Failures, ResyncRequests, SecretWatch, Snapshots, Timing, TokenLocation,
-    TokenSource,
+    self, Context, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots, Timing,
+    TokenLocation, TokenSource, Wake,
 };
 
 /// How the operator runs.
@@ -44,13 +45,15 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let kube = kube::Client::try_default().await?;
     let mut portal_config = PortalConfig::new(config.portal_url.clone());
     portal_config.budget = Budget::per_minute(config.rate_per_minute);
-    let (database_token_waits, woken) = SecretWatch::new();
+    let (token_waits, woken) = SecretWatch::new();
     let context = Arc::new(Context {
-        database_token_waits,
+        token_waits,
         portal: PortalClient::new(portal_config)?,
         tokens: TokenSource::new(kube.clone()),
         default_token: config.default_token.clone(),
         databases: Snapshots::default(),
+        functions: Snapshots::default(),
+        proxies: Snapshots::default(),
         recorder: Recorder::new(kube.clone(), Reporter::from("htx-operator")),
         timing: config.timing,
         failures: Failures::default(),
@@ -72,26 +75,21 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let watcher_context = context.clone();
     tokio::spawn(async move {
         let ctx = &watcher_context;
-        ctx.database_token_waits
-            .run(&ctx.tokens, SECRET_POLL_INTERVAL)
-            .await;
+        ctx.token_waits.run(&ctx.tokens, SECRET_POLL_INTERVAL).await;
     });
     let mut wakes = WakeRouter::new(woken);
-    let controllers: Vec<_> = scopes
-        .into_iter()
-        .map(|namespace| {
-            let api = match &namespace {
-                Some(namespace) => Api::namespaced(kube.clone(), namespace),
-                None => Api::all(kube.clone()),
-            };
-            databases(
-                api,
-                context.clone(),
-                config.concurrency,
-                wakes.route(namespace),
-            )
-        })
-        .collect();
+    let mut controllers = Vec::new();
+    for namespace in scopes {
+        let scope = Scope {
+            kube: &kube,
+            namespace,
+            context: &context,
+            concurrency: config.concurrency,
+        };
+        controllers.push(scope.run::<Database>(&mut wakes));
+        controllers.push(scope.run::<Function>(&mut wakes));
+        controllers.push(scope.run::<Proxy>(&mut wakes));
+    }
     tokio::spawn(wakes.run());
     futures::future::join_all(controllers).await;
     tracing::info!("htx-operator stopped");
@@ -101,67 +99,82 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
 /// How often Secrets that objects wait on are checked for a new token.
 const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-async fn databases(
-    api: Api<Database>,
-    context: Arc<Context>,
+/// Where one set of controllers watches: every namespace, or one.
+struct Scope<'a> {
+    kube: &'a kube::Client,
+    namespace: Option<String>,
+    context: &'a Arc<Context>,
     concurrency: u16,
-    wakes: mpsc::UnboundedReceiver<ObjectRef<Database>>,
-) {
-    let (reader, writer) = reflector::store();
-    let objects = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|db: &mut Database| db.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(worth_reconciling, PredicateConfig::default());
-    Controller::for_stream(objects, reader)
-        .with_config(controller::Config::default().concurrency(concurrency))
-        .reconcile_on(futures::stream::unfold(wakes, |mut wakes| async move {
-            wakes.recv().await.map(|object| (object, wakes))
-        }))
-        .shutdown_on_signal()
-        .run(
-            reconcile::database::reconcile,
-            reconcile::database::error_policy,
-            context,
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "reconcile ended with an error");
-            }
-        })
-        .await;
 }
 
-/// Sends each woken object to the controller watching its namespace.
-struct WakeRouter<R: Resource<DynamicType = ()>> {
-    woken: mpsc::UnboundedReceiver<ObjectRef<R>>,
-    routes: Vec<(Option<String>, mpsc::UnboundedSender<ObjectRef<R>>)>,
+impl Scope<'_> {
+    /// The controller of kind `K` in this scope, as a future that ends on shutdown.
+    fn run<K: PortalKind>(&self, wakes: &mut WakeRouter) -> BoxFuture<'static, ()> {
+        let api: Api<K> = match &self.namespace {
+            Some(namespace) => Api::namespaced(self.kube.clone(), namespace),
+            None => Api::all(self.kube.clone()),
+        };
+        let woken = wakes.route(K::kind(&()).into_owned(), self.namespace.clone());
+        let (reader, writer) = reflector::store();
+        let objects = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(|object: &mut K| object.managed_fields_mut().clear())
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(worth_reconciling, PredicateConfig::default());
+        let woken = futures::stream::unfold(woken, |mut woken| async move {
+            let wake = woken.recv().await?;
+            Some((
+                ObjectRef::<K>::new(&wake.name).within(&wake.namespace),
+                woken,
+            ))
+        });
+        Controller::for_stream(objects, reader)
+            .with_config(controller::Config::default().concurrency(self.concurrency))
+            .reconcile_on(woken)
+            .shutdown_on_signal()
+            .run(
+                reconcile::driver::reconcile::<K>,
+                reconcile::driver::error_policy::<K>,
+                self.context.clone(),
+            )
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "reconcile ended with an error");
+                }
+            })
+            .boxed()
+    }
 }
 
-impl<R: Resource<DynamicType = ()> + Send + Sync + 'static> WakeRouter<R> {
-    fn new(woken: mpsc::UnboundedReceiver<ObjectRef<R>>) -> Self {
+/// Sends each woken object to the controller of its kind watching its namespace.
+struct WakeRouter {
+    woken: mpsc::UnboundedReceiver<Wake>,
+    routes: Vec<(String, Option<String>, mpsc::UnboundedSender<Wake>)>,
+}
+
+impl WakeRouter {
+    fn new(woken: mpsc::UnboundedReceiver<Wake>) -> Self {
         Self {
             woken,
             routes: Vec::new(),
         }
     }
 
-    /// A channel for the controller of `namespace` (`None`: every namespace).
-    fn route(&mut self, namespace: Option<String>) -> mpsc::UnboundedReceiver<ObjectRef<R>> {
+    /// A channel for the controller of `kind` in `namespace` (`None`: every namespace).
+    fn route(&mut self, kind: String, namespace: Option<String>) -> mpsc::UnboundedReceiver<Wake> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.routes.push((namespace, sender));
+        self.routes.push((kind, namespace, sender));
         receiver
     }
 
     async fn run(mut self) {
-        while let Some(object) = self.woken.recv().await {
-            let route = self
-                .routes
-                .iter()
-                .find(|(namespace, _)| namespace.is_none() || *namespace == object.namespace);
-            if let Some((_, sender)) = route {
-                let _ = sender.send(object);
+        while let Some(wake) = self.woken.recv().await {
+            let route = self.routes.iter().find(|(kind, namespace, _)| {
+                *kind == wake.kind && namespace.as_ref().is_none_or(|ns| *ns == wake.namespace)
+            });
+            if let Some((_, _, sender)) = route {
+                let _ = sender.send(wake);
             }
         }
     }

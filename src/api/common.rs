@@ -131,3 +131,11 @@ pub struct ManagedStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
 }
+
+/// A free-form object kept as written (`x-kubernetes-preserve-unknown-fields`).
+pub fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
+}

@@ -2,19 +2,23 @@
 
 pub mod common;
 pub mod database;
+pub mod function;
+pub mod proxy;
 
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
     PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
+pub use function::{Function, FunctionSpec, FunctionStatus};
+pub use proxy::{Proxy, ProxySpec, ProxyStatus, ProxyType};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 /// Every CRD the operator serves, in the order `htx-operator crds` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Database::crd()]
+    vec![Database::crd(), Function::crd(), Proxy::crd()]
 }
 
 /// Each CRD as YAML with the file name it has under `crds/` (`<plural>.<group>.yaml`).

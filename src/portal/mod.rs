@@ -13,5 +13,5 @@ pub use limiter::{Budget, Limiter, Priority};
 pub use model::{
     Backup, CreateDatabase, CreateProduct, Database, Function, Lifecycle, Proxy, backup_lifecycle,
 };
-pub use routes::{Access, Route};
+pub use routes::{Access, Route, percent_encode};
 pub use token::{ApiToken, InvalidToken};

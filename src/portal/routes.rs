@@ -93,14 +93,15 @@ impl Route {
     pub fn path(self, name: Option<&str>) -> String {
         let template = self.template();
         match name {
-            Some(name) => template.replace("{name}", &encode_segment(name)),
+            Some(name) => template.replace("{name}", &percent_encode(name)),
             None => template.to_owned(),
         }
     }
 }
 
-/// Percent-encodes one path segment (RFC 3986 unreserved characters pass through).
-fn encode_segment(segment: &str) -> String {
+/// Percent-encodes text for one URL path segment or userinfo part (RFC 3986 unreserved
+/// characters pass through).
+pub fn percent_encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

@@ -6,14 +6,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::ObjectRef;
 
-use crate::api::Database;
 use crate::portal::{self, PortalClient};
 
 use super::error::Category;
 use super::snapshot::Snapshots;
-use super::tokens::{SecretWatch, TokenLocation, TokenSource};
+use super::tokens::{SecretWatch, TokenLocation, TokenSource, Wake};
 
 /// How often things happen.
 #[derive(Debug, Clone, Copy)]
@@ -39,9 +37,11 @@ pub struct Context {
     pub tokens: TokenSource,
     pub default_token: TokenLocation,
     pub databases: Snapshots<portal::Database>,
+    pub functions: Snapshots<portal::Function>,
+    pub proxies: Snapshots<portal::Proxy>,
     pub recorder: Recorder,
-    /// Databases waiting for their token Secret to change.
-    pub database_token_waits: SecretWatch<ObjectRef<Database>>,
+    /// Objects waiting for their token Secret to change.
+    pub token_waits: SecretWatch<Wake>,
     pub timing: Timing,
     pub failures: Failures,
     pub resync_requests: ResyncRequests,

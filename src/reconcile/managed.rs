@@ -8,7 +8,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
@@ -20,15 +19,10 @@ use crate::portal::{Lifecycle, TokenClient};
 use super::conditions::{self, READY, SYNCED, Wanted};
 use super::context::{Context, Timing};
 use super::error::Error;
+use super::kind::HasManagedStatus;
 use super::plan::{Desired, Recorded};
 use super::report::{self, publish, write_status};
 use super::tokens::TokenLocation;
-
-/// A status type of a managed kind: it embeds the shared part.
-pub trait HasManagedStatus: Clone + PartialEq + Serialize {
-    fn managed(&self) -> &ManagedStatus;
-    fn managed_mut(&mut self) -> &mut ManagedStatus;
-}
 
 /// The parts of an object the decision reads.
 pub struct ObjectState<'a> {

@@ -3,15 +3,20 @@
 mod conditions;
 mod connection;
 mod context;
-pub mod database;
+mod database;
+pub mod driver;
 mod error;
+mod function;
+mod kind;
 mod managed;
 mod plan;
+mod proxy;
 mod report;
 mod snapshot;
 mod tokens;
 
 pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
+pub use kind::PortalKind;
 pub use snapshot::Snapshots;
-pub use tokens::{SecretWatch, TokenLocation, TokenSource};
+pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

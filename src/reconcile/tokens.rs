@@ -162,6 +162,25 @@ impl TokenSource {
     }
 }
 
+/// An object to reconcile again, of any kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Wake {
+    pub fn of<K: kube::Resource<DynamicType = ()>>(object: &K) -> Self {
+        let meta = object.meta();
+        Self {
+            kind: K::kind(&()).into_owned(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Wakes objects that wait on a token Secret (401, 403, missing or bad token) as soon as that
 /// Secret changes, instead of at the end of their long backoff. Polls only the Secrets someone
 /// waits on, by name.

@@ -29,6 +29,8 @@ pub use cluster::{
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
 #[allow(unused_imports)]
-pub use stack::{READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, install_crds};
+pub use stack::{
+    DATABASES_TOKEN, FUNCTIONS_TOKEN, READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, install_crds,
+};
 #[allow(unused_imports)]
 pub use wait::{events_report, wait_for, wait_for_deletion};

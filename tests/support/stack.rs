@@ -20,6 +20,9 @@ use super::{TestNamespace, client, kubeconfig_path, unique_name, wait_for};
 /// The tokens every stack's simulator knows. Each test gets its own simulator, so these only
 /// need to be unique per stack where a test looks for them in logs.
 pub const READ_TOKEN: &str = "htx_e2e_read";
+/// Tokens scoped to one product.
+pub const DATABASES_TOKEN: &str = "htx_e2e_databases";
+pub const FUNCTIONS_TOKEN: &str = "htx_e2e_functions";
 
 pub struct Stack {
     pub client: Client,
@@ -67,6 +70,12 @@ impl Stack {
         sim_config
             .tokens
             .push(TokenSpec::new(READ_TOKEN, Scope::Read));
+        sim_config
+            .tokens
+            .push(TokenSpec::new(DATABASES_TOKEN, Scope::Databases));
+        sim_config
+            .tokens
+            .push(TokenSpec::new(FUNCTIONS_TOKEN, Scope::Functions));
         let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("the simulator starts");
@@ -179,28 +188,48 @@ impl Stack {
         (output.status.success(), text)
     }
 
-    /// Deletes the test's Databases while the operator still runs (so their finalizers come
-    /// off), checks the token never reached the log, stops the operator, deletes the namespace.
+    /// Deletes the test's objects while the operator still runs (so their finalizers come
+    /// off), checks no token reached the log, stops the operator, deletes the namespace.
     pub async fn finish(mut self) {
-        let databases = self.api::<htx_operator::api::Database>();
-        let _ = databases
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::time::Instant::now() < deadline {
-            match databases.list(&ListParams::default()).await {
-                Ok(list) if list.items.is_empty() => break,
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
+        self.delete_all::<htx_operator::api::Database>().await;
+        self.delete_all::<htx_operator::api::Function>().await;
+        self.delete_all::<htx_operator::api::Proxy>().await;
         let log = self.operator_log();
+        let tokens = [
+            self.token.as_str(),
+            READ_TOKEN,
+            DATABASES_TOKEN,
+            FUNCTIONS_TOKEN,
+        ];
         assert!(
-            !log.contains(&self.token) && !log.contains(READ_TOKEN),
+            tokens.iter().all(|token| !log.contains(token)),
             "a portal token appears in the operator's log {}",
             self.log.display()
         );
         self.kill_operator().await;
         self.ns.cleanup().await;
+    }
+}
+
+impl Stack {
+    async fn delete_all<K>(&self)
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = self.api::<K>();
+        let _ = api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            match api.list(&ListParams::default()).await {
+                Ok(list) if list.items.is_empty() => break,
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
     }
 }
 

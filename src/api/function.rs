@@ -1,0 +1,55 @@
+//! `Function`: an HTX serverless function.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::common::{ManagedSpec, ManagedStatus, free_form_object};
+
+/// The function wanted at the portal. The operator creates it, mirrors its state and URL into
+/// status and deletes it when this object is deleted (unless `deletionPolicy: Orphan`).
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "htx.vinacis.com",
+    version = "v1alpha1",
+    kind = "Function",
+    namespaced,
+    status = "FunctionStatus",
+    shortname = "htxfn",
+    category = "htx",
+    doc = "An HTX Cloud serverless function, kept in step with the HTX portal.",
+    printcolumn = r#"{"name":"Runtime","type":"string","jsonPath":".spec.runtime"}"#,
+    printcolumn = r#"{"name":"URL","type":"string","jsonPath":".status.url"}"#,
+    printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.state"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionSpec {
+    /// The runtime, e.g. `nodejs20`, `python3.12`, `go1.22`. The portal cannot change it in
+    /// place: a changed runtime is reported as `Synced=False, reason=UpdateNotSupported`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9._-]*$"))]
+    pub runtime: String,
+    /// Further fields of the portal's create call, passed through verbatim (e.g. `handler`,
+    /// `memory_mb`, `source_url`). A later change is reported, not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub parameters: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub managed: ManagedSpec,
+}
+
+/// What the operator last saw at the portal, and the conditions `Ready` and `Synced`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionStatus {
+    #[serde(flatten)]
+    pub managed: ManagedStatus,
+    /// The runtime the portal reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// Where the function is invoked, once the portal reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}

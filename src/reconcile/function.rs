@@ -1,0 +1,149 @@
+//! Function at the portal: `/api/portal/functions` (create and delete are the DESIGN §1
+//! assumption, see `portal::routes`).
+
+use serde_json::{Map, Value};
+
+use crate::api::{Function, FunctionStatus, ManagedSpec, ManagedStatus};
+use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient};
+
+use super::context::Context;
+use super::kind::{HasManagedStatus, PortalKind};
+use super::snapshot::Snapshots;
+
+impl HasManagedStatus for FunctionStatus {
+    fn managed(&self) -> &ManagedStatus {
+        &self.managed
+    }
+
+    fn managed_mut(&mut self) -> &mut ManagedStatus {
+        &mut self.managed
+    }
+}
+
+impl PortalKind for Function {
+    type Status = FunctionStatus;
+    type Remote = portal::Function;
+    const NOUN: &'static str = "function";
+
+    fn managed_spec(&self) -> &ManagedSpec {
+        &self.spec.managed
+    }
+
+    fn status(&self) -> Option<&FunctionStatus> {
+        self.status.as_ref()
+    }
+
+    fn status_mut(&mut self) -> &mut Option<FunctionStatus> {
+        &mut self.status
+    }
+
+    fn snapshots(ctx: &Context) -> &Snapshots<portal::Function> {
+        &ctx.functions
+    }
+
+    async fn list(client: &TokenClient) -> Result<Vec<portal::Function>, PortalError> {
+        client.list_functions().await
+    }
+
+    async fn create(
+        &self,
+        client: &TokenClient,
+        name: &str,
+    ) -> Result<Option<portal::Function>, PortalError> {
+        let mut fields = self.spec.parameters.clone().unwrap_or_default();
+        fields.insert("runtime".into(), Value::from(self.spec.runtime.clone()));
+        let body = CreateProduct {
+            name: name.to_owned(),
+            fields,
+        };
+        client
+            .create_function(&body, CreateRetry::WhenNotApplied)
+            .await
+    }
+
+    async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
+        client.delete_function(name).await
+    }
+
+    fn remote_name(remote: &portal::Function) -> &str {
+        &remote.name
+    }
+
+    fn remote_id(remote: &portal::Function) -> &str {
+        &remote.id
+    }
+
+    fn remote_state(remote: &portal::Function) -> &str {
+        &remote.status
+    }
+
+    fn describe(&self) -> String {
+        format!("({})", self.spec.runtime)
+    }
+
+    fn drift(&self, remote: &portal::Function) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(runtime) = &remote.runtime
+            && *runtime != self.spec.runtime
+        {
+            problems.push(format!(
+                "runtime is '{runtime}' at the portal but the spec asks for '{}'",
+                self.spec.runtime
+            ));
+        }
+        problems.extend(parameter_drift(
+            self.spec.parameters.as_ref(),
+            &remote.extra,
+        ));
+        problems
+    }
+
+    fn connection(remote: &portal::Function) -> Option<Map<String, Value>> {
+        let url = remote.url.clone()?;
+        Some(Map::from_iter([("url".to_owned(), Value::from(url))]))
+    }
+
+    fn mirrored(remote: &portal::Function, managed: ManagedStatus) -> FunctionStatus {
+        FunctionStatus {
+            managed,
+            runtime: remote.runtime.clone(),
+            url: remote.url.clone(),
+        }
+    }
+}
+
+/// Parameters the portal reports with another value than the spec's. Parameters the portal
+/// does not echo cannot be compared and are not reported.
+pub fn parameter_drift(
+    wanted: Option<&Map<String, Value>>,
+    reported: &Map<String, Value>,
+) -> Vec<String> {
+    wanted
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| {
+            let at_portal = reported.get(key)?;
+            (at_portal != value).then(|| {
+                format!(
+                    "parameter '{key}' is {at_portal} at the portal but the spec asks for {value}"
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_reported_parameters_can_drift() {
+        let wanted = json!({"memory_mb": 512, "handler": "main", "secret": "x"});
+        let reported = json!({"memory_mb": 256, "handler": "main"});
+        let drift = parameter_drift(wanted.as_object(), reported.as_object().unwrap());
+        assert_eq!(drift.len(), 1);
+        assert!(drift[0].contains("memory_mb"), "{drift:?}");
+        assert!(parameter_drift(None, reported.as_object().unwrap()).is_empty());
+    }
+}

@@ -1,0 +1,80 @@
+//! What a kind of portal resource (Database, Function, Proxy) brings to the shared reconcile:
+//! how to list, create and delete it at the portal, and how to read what the portal returns.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::api::{ManagedSpec, ManagedStatus};
+use crate::portal::{PortalError, TokenClient};
+
+use super::context::Context;
+use super::snapshot::Snapshots;
+
+/// A status type of a managed kind: it embeds the shared part.
+pub trait HasManagedStatus: Clone + Default + PartialEq + Serialize + Send + Sync {
+    fn managed(&self) -> &ManagedStatus;
+    fn managed_mut(&mut self) -> &mut ManagedStatus;
+}
+
+pub trait PortalKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: HasManagedStatus;
+    /// The portal's representation.
+    type Remote: Clone + Send + Sync + 'static;
+    /// The word users read in messages: "database", "function", "proxy".
+    const NOUN: &'static str;
+
+    fn managed_spec(&self) -> &ManagedSpec;
+    fn status(&self) -> Option<&Self::Status>;
+    fn status_mut(&mut self) -> &mut Option<Self::Status>;
+
+    /// The snapshots of this product, shared by every object of the kind.
+    fn snapshots(ctx: &Context) -> &Snapshots<Self::Remote>;
+
+    fn list(
+        client: &TokenClient,
+    ) -> impl Future<Output = Result<Vec<Self::Remote>, PortalError>> + Send;
+
+    /// Creates `name` at the portal; `None` when the portal accepted without returning it.
+    fn create(
+        &self,
+        client: &TokenClient,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Self::Remote>, PortalError>> + Send;
+
+    fn delete(
+        client: &TokenClient,
+        name: &str,
+    ) -> impl Future<Output = Result<(), PortalError>> + Send;
+
+    fn remote_name(remote: &Self::Remote) -> &str;
+    fn remote_id(remote: &Self::Remote) -> &str;
+    /// The portal's raw status string.
+    fn remote_state(remote: &Self::Remote) -> &str;
+
+    /// A few words on what is created, for the Created Event: "(postgresql db-s-1vcpu-2gb)".
+    fn describe(&self) -> String;
+
+    /// What the spec asks for that differs at the portal and cannot be changed in place.
+    fn drift(&self, remote: &Self::Remote) -> Vec<String>;
+
+    /// The connection details for `writeConnectionSecretToRef`, when the portal returned any.
+    fn connection(remote: &Self::Remote) -> Option<Map<String, Value>>;
+
+    /// The kind's status after mirroring `remote`, around the shared part already computed.
+    fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
+}
