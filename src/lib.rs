@@ -3,6 +3,8 @@
 pub mod api;
 pub mod controller;
 pub mod duration;
+pub mod leader;
+pub mod metrics;
 pub mod portal;
 pub mod reconcile;
 pub mod sim;

@@ -5,9 +5,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
+use htx_operator::leader::{self, Elector, LeaseConfig};
 use htx_operator::portal::Budget;
 use htx_operator::reconcile::{Timing, TokenLocation};
-use htx_operator::telemetry;
+use htx_operator::telemetry::{self, Role};
 
 /// Keeps HTX Cloud services in step with Kubernetes objects.
 #[derive(Parser)]
@@ -20,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator (in-cluster config, or KUBECONFIG).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every CustomResourceDefinition as YAML, or write one file each into `--dir`.
     Crds {
         /// Write `<name>.yaml` files into this directory instead of printing.
@@ -52,7 +53,7 @@ struct RunArgs {
     /// Portal requests per minute per token (the portal allows 120).
     #[arg(long, default_value_t = Budget::DEFAULT_PER_MINUTE)]
     rate_per_minute: u32,
-    /// Where `/healthz` and `/readyz` are served.
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (port 0: any free port, logged).
     #[arg(long, default_value = "127.0.0.1:8080")]
     metrics_addr: SocketAddr,
     /// Watch only these namespaces (repeatable); all namespaces when absent.
@@ -61,6 +62,30 @@ struct RunArgs {
     /// Reconciles running at once per kind.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
+    #[command(flatten)]
+    election: ElectionArgs,
+}
+
+/// Leader election: of several replicas, only the holder of a Lease runs the controllers.
+#[derive(clap::Args)]
+struct ElectionArgs {
+    /// Run the controllers only while holding the Lease `--lease-name` (needed with replicas > 1).
+    #[arg(long)]
+    leader_election: bool,
+    /// The Lease's name.
+    #[arg(long, default_value = "htx-operator-leader")]
+    lease_name: String,
+    /// The Lease's namespace (the operator's own; the Deployment sets POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// How long a Lease lasts unrenewed: a standby takes over within this (plus one retry period,
+    /// duration / 7.5) after the leader died; the leader renews every retry period and gives up,
+    /// exiting, when it has not renewed for two thirds of it.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// This replica's name in the Lease; default: POD_NAME, else the host name and a random suffix.
+    #[arg(long)]
+    lease_identity: Option<String>,
 }
 
 #[tokio::main]
@@ -81,28 +106,101 @@ async fn main() -> ExitCode {
         Command::Version => println!("htx-operator {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => {
             telemetry::init_logging();
-            let health = telemetry::serve_health(args.metrics_addr);
-            let config = RunConfig {
-                portal_url: args.portal_url,
-                default_token: args.token_secret,
-                timing: Timing {
-                    resync: args.resync,
-                    poll: args.poll,
-                },
-                rate_per_minute: args.rate_per_minute,
-                namespaces: args.namespaces,
-                concurrency: args.concurrency,
-            };
-            let result = tokio::select! {
-                result = controller::run(config) => result.map_err(|e| e.to_string()),
-                result = health => result.map_err(|e| format!("health endpoint: {e}")),
-            };
-            if let Err(error) = result {
-                tracing::error!(%error, "htx-operator failed");
-                eprintln!("htx-operator: {error}");
-                return ExitCode::FAILURE;
-            }
+            return run(*args).await;
         }
     }
     ExitCode::SUCCESS
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let fail = |error: String| {
+        tracing::error!(%error, "htx-operator failed");
+        eprintln!("htx-operator: {error}");
+        ExitCode::FAILURE
+    };
+    let listener = match telemetry::bind(args.metrics_addr).await {
+        Ok(listener) => listener,
+        Err(error) => return fail(format!("cannot serve on {}: {error}", args.metrics_addr)),
+    };
+    let mut health = tokio::spawn(telemetry::serve(listener));
+    let leader = if args.election.leader_election {
+        let client = match kube::Client::try_default().await {
+            Ok(client) => client,
+            Err(error) => return fail(format!("cannot connect to Kubernetes: {error}")),
+        };
+        let election = &args.election;
+        let identity = election
+            .lease_identity
+            .clone()
+            .unwrap_or_else(leader::default_identity);
+        let lease = LeaseConfig::new(
+            &election.lease_namespace,
+            &election.lease_name,
+            identity,
+            election.lease_duration,
+        );
+        tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting to lead");
+        tokio::select! {
+            leader = Elector::new(client, lease).acquire() => Some(leader),
+            () = shutdown_signal() => return ExitCode::SUCCESS,
+            result = &mut health => return fail(health_stopped(result)),
+        }
+    } else {
+        telemetry::health().set_role(Role::Single);
+        None
+    };
+    let config = RunConfig {
+        portal_url: args.portal_url,
+        default_token: args.token_secret,
+        timing: Timing {
+            resync: args.resync,
+            poll: args.poll,
+        },
+        rate_per_minute: args.rate_per_minute,
+        namespaces: args.namespaces,
+        concurrency: args.concurrency,
+    };
+    let mut leader = leader;
+    let keep = async {
+        match leader.as_mut() {
+            Some(leader) => leader.keep().await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = controller::run(config) => result.map_err(|e| e.to_string()),
+        result = &mut health => Err(health_stopped(result)),
+        lost = keep => {
+            // Another replica may lead from now on: no further write may leave this process,
+            // so it ends here, in-flight work and all. Kubernetes restarts it as a standby.
+            tracing::error!(%lost, "lost the leader Lease: exiting");
+            eprintln!("htx-operator: lost the leader Lease ({lost}): exiting");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = result {
+        return fail(error);
+    }
+    if let Some(leader) = leader {
+        leader.release().await;
+    }
+    ExitCode::SUCCESS
+}
+
+fn health_stopped(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> String {
+    match result {
+        Ok(Ok(())) => "the health endpoint stopped".to_owned(),
+        Ok(Err(error)) => format!("health endpoint: {error}"),
+        Err(error) => format!("health endpoint: {error}"),
+    }
+}
+
+/// SIGTERM (the kubelet stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
 }

@@ -265,6 +265,7 @@ impl TokenClient {
         let mut attempt = 1;
         loop {
             let waited = self.limiter.acquire(priority).await;
+            crate::metrics::global().limiter_waited(priority, waited);
             let started = Instant::now();
             let result = self.send_once(route, &url, body).await;
             tracing::debug!(
@@ -315,8 +316,16 @@ impl TokenClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let started = Instant::now();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                crate::metrics::global().portal_response(route, None, started.elapsed());
+                return Err(transport_error(error));
+            }
+        };
         let status = response.status();
+        crate::metrics::global().portal_response(route, Some(status.as_u16()), started.elapsed());
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
