@@ -104,11 +104,13 @@ up() {
   step "applying examples/"
   kubectl apply -f examples/
 
-  step "waiting until every Database is Ready"
-  kubectl wait --for=condition=Ready databases --all --timeout=180s
+  step "waiting until everything is Ready"
+  for kind in databases functions proxies; do
+    kubectl wait --for=condition=Ready "$kind" --all --timeout=180s
+  done
 
-  step "kubectl get databases"
-  kubectl get databases
+  step "kubectl get htx (every kind of the operator)"
+  kubectl get htx
 
   cat <<EOT
 
