@@ -116,6 +116,10 @@ impl Scope<'_> {
         };
         let woken = wakes.route(K::kind(&()).into_owned(), self.namespace.clone());
         let (reader, writer) = reflector::store();
+        crate::metrics::track_objects(&reader, |object: &K| {
+            let status = reconcile::HasManagedStatus::managed(object.status()?);
+            crate::metrics::ready_of(&status.conditions)
+        });
         let objects = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
             .modify(|object: &mut K| object.managed_fields_mut().clear())
@@ -134,7 +138,12 @@ impl Scope<'_> {
             .reconcile_on(woken)
             .shutdown_on_signal()
             .run(
-                reconcile::driver::reconcile::<K>,
+                |object, ctx| {
+                    crate::metrics::instrument(
+                        K::kind(&()),
+                        reconcile::driver::reconcile::<K>(object, ctx),
+                    )
+                },
                 reconcile::driver::error_policy::<K>,
                 self.context.clone(),
             )

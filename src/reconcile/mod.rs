@@ -17,6 +17,6 @@ mod tokens;
 
 pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
-pub use kind::PortalKind;
+pub use kind::{HasManagedStatus, PortalKind};
 pub use snapshot::Snapshots;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};
