@@ -140,18 +140,7 @@ async fn a_crash_between_the_create_and_the_status_write_creates_once() {
     let api = stack.api::<Database>();
     stack.sim.hooks().hold_creates(true);
     apply(&api, &database("exactly-once", json!({}))).await;
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while stack.sim.hooks().held() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the create never reached the portal"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The portal has accepted the create; the operator never hears back.
-    stack.kill_operator().await;
-    stack.sim.hooks().hold_creates(false);
-    stack.sim.hooks().release_creates();
+    stack.kill_operator_once_a_create_is_held().await;
     let before = api.get("exactly-once").await.unwrap();
     assert!(
         before.status.as_ref().unwrap().managed.id.is_none(),

@@ -161,16 +161,7 @@ async fn a_crash_between_the_create_and_the_status_write_creates_one_proxy() {
     let api = stack.api::<Proxy>();
     stack.sim.hooks().hold_creates(true);
     create(&api, &object("Proxy", "once", json!({}))).await;
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while stack.sim.hooks().held() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the create never reached the portal"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stack.kill_operator().await;
-    stack.sim.hooks().hold_creates(false);
+    stack.kill_operator_once_a_create_is_held().await;
     stack.start_operator();
     wait_for(&api, "once", "Ready after the restart", SHORT, is_ready).await;
     assert_eq!(stack.sim.hooks().creates_count(Kind::Proxies), 1);

@@ -2,39 +2,21 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{Database, DatabaseStatus, ManagedSpec, ManagedStatus};
+use crate::api::{Database, DatabaseStatus, ManagedStatus};
 use crate::portal::{self, CreateDatabase, CreateRetry, PortalError, TokenClient};
 
 use super::context::Context;
-use super::kind::{HasManagedStatus, PortalKind};
+use super::kind::{PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
-impl HasManagedStatus for DatabaseStatus {
-    fn managed(&self) -> &ManagedStatus {
-        &self.managed
-    }
-
-    fn managed_mut(&mut self) -> &mut ManagedStatus {
-        &mut self.managed
-    }
-}
+has_managed_status!(DatabaseStatus);
 
 impl PortalKind for Database {
     type Status = DatabaseStatus;
     type Remote = portal::Database;
     const NOUN: &'static str = "database";
 
-    fn managed_spec(&self) -> &ManagedSpec {
-        &self.spec.managed
-    }
-
-    fn status(&self) -> Option<&DatabaseStatus> {
-        self.status.as_ref()
-    }
-
-    fn status_mut(&mut self) -> &mut Option<DatabaseStatus> {
-        &mut self.status
-    }
+    managed_fields!(DatabaseStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Database> {
         &ctx.databases

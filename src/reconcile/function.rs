@@ -3,39 +3,21 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{Function, FunctionStatus, ManagedSpec, ManagedStatus};
+use crate::api::{Function, FunctionStatus, ManagedStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient};
 
 use super::context::Context;
-use super::kind::{HasManagedStatus, PortalKind};
+use super::kind::{PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
-impl HasManagedStatus for FunctionStatus {
-    fn managed(&self) -> &ManagedStatus {
-        &self.managed
-    }
-
-    fn managed_mut(&mut self) -> &mut ManagedStatus {
-        &mut self.managed
-    }
-}
+has_managed_status!(FunctionStatus);
 
 impl PortalKind for Function {
     type Status = FunctionStatus;
     type Remote = portal::Function;
     const NOUN: &'static str = "function";
 
-    fn managed_spec(&self) -> &ManagedSpec {
-        &self.spec.managed
-    }
-
-    fn status(&self) -> Option<&FunctionStatus> {
-        self.status.as_ref()
-    }
-
-    fn status_mut(&mut self) -> &mut Option<FunctionStatus> {
-        &mut self.status
-    }
+    managed_fields!(FunctionStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Function> {
         &ctx.functions

@@ -78,3 +78,38 @@ pub trait PortalKind:
     /// The kind's status after mirroring `remote`, around the shared part already computed.
     fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
 }
+
+/// `HasManagedStatus` for a status struct whose shared part is its `managed` field.
+macro_rules! has_managed_status {
+    ($status:ty) => {
+        impl $crate::reconcile::kind::HasManagedStatus for $status {
+            fn managed(&self) -> &$crate::api::ManagedStatus {
+                &self.managed
+            }
+
+            fn managed_mut(&mut self) -> &mut $crate::api::ManagedStatus {
+                &mut self.managed
+            }
+        }
+    };
+}
+
+/// The `PortalKind` accessors of a kind whose spec embeds `managed` and whose status is
+/// `Option<$status>`.
+macro_rules! managed_fields {
+    ($status:ty) => {
+        fn managed_spec(&self) -> &$crate::api::ManagedSpec {
+            &self.spec.managed
+        }
+
+        fn status(&self) -> Option<&$status> {
+            self.status.as_ref()
+        }
+
+        fn status_mut(&mut self) -> &mut Option<$status> {
+            &mut self.status
+        }
+    };
+}
+
+pub(crate) use {has_managed_status, managed_fields};

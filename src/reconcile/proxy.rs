@@ -3,40 +3,22 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{ManagedSpec, ManagedStatus, Proxy, ProxyStatus};
+use crate::api::{ManagedStatus, Proxy, ProxyStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient, percent_encode};
 
 use super::context::Context;
 use super::function::parameter_drift;
-use super::kind::{HasManagedStatus, PortalKind};
+use super::kind::{PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
-impl HasManagedStatus for ProxyStatus {
-    fn managed(&self) -> &ManagedStatus {
-        &self.managed
-    }
-
-    fn managed_mut(&mut self) -> &mut ManagedStatus {
-        &mut self.managed
-    }
-}
+has_managed_status!(ProxyStatus);
 
 impl PortalKind for Proxy {
     type Status = ProxyStatus;
     type Remote = portal::Proxy;
     const NOUN: &'static str = "proxy";
 
-    fn managed_spec(&self) -> &ManagedSpec {
-        &self.spec.managed
-    }
-
-    fn status(&self) -> Option<&ProxyStatus> {
-        self.status.as_ref()
-    }
-
-    fn status_mut(&mut self) -> &mut Option<ProxyStatus> {
-        &mut self.status
-    }
+    managed_fields!(ProxyStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Proxy> {
         &ctx.proxies

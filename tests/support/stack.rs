@@ -157,6 +157,22 @@ impl Stack {
         }
     }
 
+    /// Waits until the portal has accepted a create whose answer it holds (see the simulator's
+    /// `hold_creates`), kills the operator before it hears back, then lets the portal answer
+    /// (to nobody). The portal resource exists; the operator's status does not know it.
+    pub async fn kill_operator_once_a_create_is_held(&mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.sim.hooks().held() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the create never reached the portal"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill_operator().await;
+        self.sim.hooks().hold_creates(false);
+    }
+
     /// Everything the operator process logged so far.
     pub fn operator_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
