@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Prints the path of a Python interpreter that has hack/requirements.txt installed (Helm 4's SDK,
+# PyYAML, pytest), creating or updating a virtualenv for it first. Also makes sure `lua5.4` is
+# installed (the Argo CD health-check tests run the Lua scripts). Idempotent and safe to run
+# from parallel test processes (one at a time under a lock).
+#
+#   "$(hack/python-env.sh)" hack/helm.py lint
+#
+# Environment: HTX_CACHE_DIR (default ~/.cache/htx-operator) holds the virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE_DIR=${HTX_CACHE_DIR:-${HOME:-/root}/.cache/htx-operator}
+VENV="$CACHE_DIR/python-venv"
+REQUIREMENTS=hack/requirements.txt
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'python-env: error: %s\n' "$*" >&2
+  exit 1
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# Debian packages, installed when missing (as hack/local-cluster.sh does).
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq >/dev/null || log "warning: apt-get update reported errors, going on"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    die "apt-get install ${missing[*]} failed"
+}
+
+mkdir -p "$CACHE_DIR"
+exec 7>"$CACHE_DIR/python-env.lock"
+flock 7
+
+command -v lua5.4 >/dev/null || apt_install lua5.4
+
+PYTHON=$(command -v python3) || {
+  apt_install python3 python3-venv
+  PYTHON=$(command -v python3)
+}
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+if [[ ! -x $VENV/bin/python || ! -f $stamp || $(<"$stamp") != "$want" ]]; then
+  log "preparing the Python environment in $VENV ($REQUIREMENTS)"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV" || die "cannot create a virtualenv with $PYTHON"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" >&2 ||
+    die "pip install -r $REQUIREMENTS failed"
+  echo "$want" >"$stamp"
+fi
+echo "$VENV/bin/python"
