@@ -1,10 +1,17 @@
 //! The Kubernetes API of the operator: group `htx.vinacis.com`, version `v1alpha1`.
 
+pub mod backup;
+pub mod backup_schedule;
 pub mod common;
 pub mod database;
 pub mod function;
 pub mod proxy;
 
+pub use backup::{
+    Backup, BackupPhase, BackupSpec, BackupStatus, DatabaseRef, DatabaseSource, DatabaseTarget,
+    RequestBaseline,
+};
+pub use backup_schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
     PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
@@ -18,7 +25,13 @@ use kube::CustomResourceExt;
 
 /// Every CRD the operator serves, in the order `htx-operator crds` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Database::crd(), Function::crd(), Proxy::crd()]
+    vec![
+        Database::crd(),
+        Function::crd(),
+        Proxy::crd(),
+        Backup::crd(),
+        BackupSchedule::crd(),
+    ]
 }
 
 /// Each CRD as YAML with the file name it has under `crds/` (`<plural>.<group>.yaml`).
