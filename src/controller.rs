@@ -1,18 +1,26 @@
 //! Wires the reconcilers to the API server: watches, shared context, error policy, shutdown.
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
-use crate::api::{Database, Function, PAUSED_ANNOTATION, Proxy, RECONCILE_REQUESTED_ANNOTATION};
+use crate::api::{
+    Backup, BackupSchedule, Database, Function, PAUSED_ANNOTATION, Proxy,
+    RECONCILE_REQUESTED_ANNOTATION,
+};
 use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
 use crate::reconcile::{
     self, Context, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots, Timing,
@@ -54,6 +62,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         databases: Snapshots::default(),
         functions: Snapshots::default(),
         proxies: Snapshots::default(),
+        backups: Default::default(),
         recorder: Recorder::new(kube.clone(), Reporter::from("htx-operator")),
         timing: config.timing,
         failures: Failures::default(),
@@ -89,6 +98,33 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.run::<Database>(&mut wakes));
         controllers.push(scope.run::<Function>(&mut wakes));
         controllers.push(scope.run::<Proxy>(&mut wakes));
+        controllers.push(scope.controller(
+            &mut wakes,
+            Wiring {
+                reconcile: reconcile::backup::reconcile,
+                ready: |backup: &Backup| {
+                    crate::metrics::ready_of(&backup.status.as_ref()?.conditions)
+                },
+                watches: |controller, _| controller,
+                deleted: |ctx, backup| {
+                    tokio::spawn(async move { reconcile::backup::deleted(&ctx, &backup).await });
+                },
+            },
+        ));
+        controllers.push(scope.controller(
+            &mut wakes,
+            Wiring {
+                reconcile: reconcile::schedule::reconcile,
+                ready: |schedule: &BackupSchedule| {
+                    crate::metrics::ready_of(&schedule.status.as_ref()?.conditions)
+                },
+                // A Backup that finishes may make an older one prunable.
+                watches: |controller, scope| {
+                    controller.owns(scope.api::<Backup>(), watcher::Config::default())
+                },
+                deleted: |_, _| {},
+            },
+        ));
     }
     tokio::spawn(wakes.run());
     futures::future::join_all(controllers).await;
@@ -107,23 +143,76 @@ struct Scope<'a> {
     concurrency: u16,
 }
 
+/// What the controller of one kind needs besides the watch itself (see [`Scope::controller`]).
+struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static, R> {
+    reconcile: R,
+    /// The object's Ready condition, for the managed-objects metric.
+    ready: fn(&K) -> Option<bool>,
+    /// Further watches that trigger a reconcile, e.g. of owned objects.
+    watches: fn(Controller<K>, &Scope<'_>) -> Controller<K>,
+    /// Told of every object the watch sees deleted.
+    deleted: fn(Arc<Context>, K),
+}
+
 impl Scope<'_> {
-    /// The controller of kind `K` in this scope, as a future that ends on shutdown.
-    fn run<K: PortalKind>(&self, wakes: &mut WakeRouter) -> BoxFuture<'static, ()> {
-        let api: Api<K> = match &self.namespace {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        match &self.namespace {
             Some(namespace) => Api::namespaced(self.kube.clone(), namespace),
             None => Api::all(self.kube.clone()),
-        };
+        }
+    }
+
+    /// The controller of the portal kind `K` in this scope (the shared reconcile).
+    fn run<K: PortalKind>(&self, wakes: &mut WakeRouter) -> BoxFuture<'static, ()> {
+        self.controller(
+            wakes,
+            Wiring {
+                reconcile: reconcile::driver::reconcile::<K>,
+                ready: |object: &K| {
+                    let status = reconcile::HasManagedStatus::managed(object.status()?);
+                    crate::metrics::ready_of(&status.conditions)
+                },
+                watches: |controller, _| controller,
+                deleted: |_, _| {},
+            },
+        )
+    }
+
+    /// The controller of kind `K` in this scope, as a future that ends on shutdown: the watch,
+    /// the token-Secret wake-ups, the metrics, the shared error policy.
+    fn controller<K, R, F>(
+        &self,
+        wakes: &mut WakeRouter,
+        wiring: Wiring<K, R>,
+    ) -> BoxFuture<'static, ()>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + Debug
+            + DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+        R: Fn(Arc<K>, Arc<Context>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<Action, reconcile::Error>> + Send + 'static,
+    {
         let woken = wakes.route(K::kind(&()).into_owned(), self.namespace.clone());
         let (reader, writer) = reflector::store();
-        crate::metrics::track_objects(&reader, |object: &K| {
-            let status = reconcile::HasManagedStatus::managed(object.status()?);
-            crate::metrics::ready_of(&status.conditions)
-        });
-        let objects = watcher(api, watcher::Config::default().any_semantic())
+        crate::metrics::track_objects(&reader, wiring.ready);
+        let context = self.context.clone();
+        let deleted = wiring.deleted;
+        let objects = watcher(self.api::<K>(), watcher::Config::default().any_semantic())
             .default_backoff()
             .modify(|object: &mut K| object.managed_fields_mut().clear())
             .reflect(writer)
+            .inspect(move |event| {
+                if let Ok(watcher::Event::Delete(object)) = event {
+                    deleted(context.clone(), object.clone());
+                }
+            })
             .applied_objects()
             .predicate_filter(worth_reconciling, PredicateConfig::default());
         let woken = futures::stream::unfold(woken, |mut woken| async move {
@@ -133,17 +222,14 @@ impl Scope<'_> {
                 woken,
             ))
         });
-        Controller::for_stream(objects, reader)
-            .with_config(controller::Config::default().concurrency(self.concurrency))
+        let reconcile = wiring.reconcile;
+        let controller = Controller::for_stream(objects, reader)
+            .with_config(controller::Config::default().concurrency(self.concurrency));
+        (wiring.watches)(controller, self)
             .reconcile_on(woken)
             .shutdown_on_signal()
             .run(
-                |object, ctx| {
-                    crate::metrics::instrument(
-                        K::kind(&()),
-                        reconcile::driver::reconcile::<K>(object, ctx),
-                    )
-                },
+                move |object, ctx| crate::metrics::instrument(K::kind(&()), reconcile(object, ctx)),
                 reconcile::driver::error_policy::<K>,
                 self.context.clone(),
             )

@@ -9,6 +9,7 @@ use kube::runtime::events::Recorder;
 
 use crate::portal::{self, PortalClient};
 
+use super::backup::BackupRequests;
 use super::error::Category;
 use super::snapshot::Snapshots;
 use super::tokens::{SecretWatch, TokenLocation, TokenSource, Wake};
@@ -39,6 +40,8 @@ pub struct Context {
     pub databases: Snapshots<portal::Database>,
     pub functions: Snapshots<portal::Function>,
     pub proxies: Snapshots<portal::Proxy>,
+    /// Backup lists and the per-database request locks of the Backup reconcile.
+    pub backups: BackupRequests,
     pub recorder: Recorder,
     /// Objects waiting for their token Secret to change.
     pub token_waits: SecretWatch<Wake>,

@@ -28,8 +28,13 @@ pub async fn reconcile<K: PortalKind>(object: Arc<K>, ctx: Arc<Context>) -> Resu
     result
 }
 
-/// Requeues a failed object after a backoff that grows with its consecutive failures.
-pub fn error_policy<K: PortalKind>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+/// Requeues a failed object after a backoff that grows with its consecutive failures (every
+/// kind's error policy).
+pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    object: Arc<K>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let delay = ctx.failures.record(
         object_key(&*object),
         object.meta().generation,

@@ -31,6 +31,16 @@ pub enum Error {
         "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
     )]
     NotFoundToObserve { name: String },
+
+    #[error(
+        "the portal accepted the backup request for database '{database}' without naming the backup, and does not list it yet: looking again"
+    )]
+    BackupNotListed { database: String },
+
+    #[error(
+        "the portal no longer lists backup {id} of database '{database}' (was the database deleted?)"
+    )]
+    BackupGone { id: String, database: String },
 }
 
 /// How the error policy treats an error.
@@ -52,6 +62,8 @@ impl Error {
             Self::InvalidSpec { reason, .. } => reason,
             Self::AlreadyExists { .. } => "AlreadyExists",
             Self::NotFoundToObserve { .. } => "NotFound",
+            Self::BackupNotListed { .. } => "BackupNotListed",
+            Self::BackupGone { .. } => "NotFound",
         }
     }
 
@@ -74,6 +86,7 @@ impl Error {
             Self::Portal(PortalError::Decode { .. }) => Category::Transient,
             Self::Token(TokenError::Unreadable(_)) => Category::Transient,
             Self::Kube(_) => Category::Transient,
+            Self::BackupNotListed { .. } => Category::Transient,
             _ => Category::Waiting,
         }
     }

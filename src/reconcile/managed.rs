@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::api::{
     FINALIZER, ManagedSpec, ManagedStatus, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION,
+    TokenSecretRef,
 };
 use crate::portal::{Lifecycle, TokenClient};
 
@@ -50,21 +51,13 @@ impl<'a> ObjectState<'a> {
                 .unwrap_or_default(),
             spec,
             status,
-            paused: meta
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(PAUSED_ANNOTATION))
-                .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
+            paused: is_paused(object),
             deleting: meta.deletion_timestamp.is_some(),
             has_finalizer: meta
                 .finalizers
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
-            resync_request: meta
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(RECONCILE_REQUESTED_ANNOTATION))
-                .cloned(),
+            resync_request: resync_request(object).map(str::to_owned),
         }
     }
 
@@ -127,14 +120,39 @@ impl<'a> ObjectState<'a> {
     }
 }
 
+/// `htx.vinacis.com/paused: "true"`: no portal calls for the object.
+pub fn is_paused<K: Resource>(object: &K) -> bool {
+    object
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PAUSED_ANNOTATION))
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The `reconcile-requested-at` annotation's value, if any.
+pub fn resync_request<K: Resource>(object: &K) -> Option<&str> {
+    object
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RECONCILE_REQUESTED_ANNOTATION))
+        .map(String::as_str)
+}
+
 /// Where the object's token lives.
 pub fn token_location<K: Resource>(ctx: &Context, object: &K, spec: &ManagedSpec) -> TokenLocation {
+    token_location_of(ctx, object, spec.token_secret_ref.as_ref())
+}
+
+/// Where the token of an object with this `tokenSecretRef` (or none) lives.
+pub fn token_location_of<K: Resource>(
+    ctx: &Context,
+    object: &K,
+    reference: Option<&TokenSecretRef>,
+) -> TokenLocation {
     let namespace = object.meta().namespace.as_deref().unwrap_or_default();
-    TokenLocation::for_object(
-        namespace,
-        spec.token_secret_ref.as_ref(),
-        &ctx.default_token,
-    )
+    TokenLocation::for_object(namespace, reference, &ctx.default_token)
 }
 
 /// The portal client for the object's token.
@@ -143,7 +161,12 @@ pub async fn token_client<K: Resource>(
     object: &K,
     spec: &ManagedSpec,
 ) -> Result<TokenClient, Error> {
-    let token = ctx.tokens.token(&token_location(ctx, object, spec)).await?;
+    client_at(ctx, &token_location(ctx, object, spec)).await
+}
+
+/// The portal client for the token at `location`.
+pub async fn client_at(ctx: &Context, location: &TokenLocation) -> Result<TokenClient, Error> {
+    let token = ctx.tokens.token(location).await?;
     Ok(ctx.portal.with_token(token))
 }
 
@@ -244,17 +267,26 @@ pub fn mirrored(
 /// The shared status after a failed reconcile: Synced says why; Ready too, unless the resource
 /// was Ready (it still is, as far as anyone knows).
 pub fn failed(current: &ManagedStatus, generation: Option<i64>, error: &Error) -> ManagedStatus {
-    let message = error.to_string();
-    let mut wanted = vec![Wanted::synced(false, error.reason(), message.clone())];
-    if !conditions::is_true(&current.conditions, READY) {
-        wanted.push(Wanted::ready(false, error.reason(), message));
-    }
-    let now = Timestamp::now();
     ManagedStatus {
         observed_generation: generation,
-        conditions: conditions::merge(&current.conditions, &wanted, generation, now),
+        conditions: failed_conditions(&current.conditions, generation, error),
         ..current.clone()
     }
+}
+
+/// The conditions after a failed reconcile, for any kind: Synced says why; Ready too, unless
+/// it was True.
+pub fn failed_conditions(
+    current: &[Condition],
+    generation: Option<i64>,
+    error: &Error,
+) -> Vec<Condition> {
+    let message = error.to_string();
+    let mut wanted = vec![Wanted::synced(false, error.reason(), message.clone())];
+    if !conditions::is_true(current, READY) {
+        wanted.push(Wanted::ready(false, error.reason(), message));
+    }
+    conditions::merge(current, &wanted, generation, Timestamp::now())
 }
 
 /// Writes `new` unless it equals `current` (ignoring `lastSyncTime`) and `lastSyncTime` is

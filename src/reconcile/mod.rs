@@ -1,5 +1,7 @@
 //! Reconcilers: observe (token, portal snapshot) → plan (pure) → act → report (status, Events).
 
+pub mod backup;
+mod backup_plan;
 mod conditions;
 mod connection;
 mod context;
@@ -12,6 +14,8 @@ mod managed;
 mod plan;
 mod proxy;
 mod report;
+pub mod schedule;
+mod schedule_plan;
 mod snapshot;
 mod tokens;
 

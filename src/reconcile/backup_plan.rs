@@ -1,0 +1,260 @@
+//! The pure middle of the Backup reconcile: what a portal backup says, the baseline recorded
+//! with a request, and which listed backup is the one this object asked for.
+//!
+//! # Finding the backup after a crash
+//!
+//! Portal backups have no name the caller chooses, so a request cannot be made idempotent. The
+//! operator instead records its intent before the request: `status.createRequestedAt` and
+//! `status.requestBaseline`, the newest `created_at` among the database's backups just listed
+//! (the portal's own clock, so no clock skew enters) and the ids of the backups carrying it. When
+//! a reconcile finds the intent without a `backupId` (the operator died between the request and
+//! the status write, or the write failed), it lists the database's backups again and takes
+//! [`find_ours`]:
+//!
+//! 1. the backup this process itself created for this object, if it remembers one;
+//! 2. otherwise the oldest backup that is not in the baseline's ids, is not older than the
+//!    baseline's newest time (or has no readable time), and that no other Backup object claims
+//!    (their `status.backupId`) and this process did not create for another object.
+//!
+//! None found: the request never took effect, and it is sent (for the first time, as far as the
+//! portal is concerned). Within one operator process, requests for one database are serialised
+//! (intent, request, status write), so after a crash at most one Backup per database is unsure.
+//!
+//! Limits: a backup of the same database made at that moment by something else (the portal's web
+//! UI, another tool, a Backup in a namespace this operator does not look at) can be taken for
+//! this object's; the portal must list a backup as soon as it answers the request (the documented
+//! portal does: it answers with the created backup).
+
+use std::collections::HashSet;
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{BackupPhase, RequestBaseline};
+use crate::portal::{self, Lifecycle, backup_lifecycle};
+
+/// What the portal reports of one backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub phase: BackupPhase,
+    pub state: String,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub size_bytes: Option<u64>,
+}
+
+pub fn observe(backup: &portal::Backup) -> Observed {
+    let phase = match backup_lifecycle(&backup.status) {
+        Lifecycle::Ready => BackupPhase::Completed,
+        Lifecycle::Failed => BackupPhase::Failed,
+        Lifecycle::InProgress => BackupPhase::Running,
+    };
+    Observed {
+        phase,
+        state: backup.status.clone(),
+        started_at: parse_time(backup.created_at.as_deref()),
+        completed_at: parse_time(backup.completed_at.as_deref()),
+        size_bytes: backup.size_bytes,
+    }
+}
+
+/// A portal time, if it is an RFC 3339 instant.
+pub fn parse_time(text: Option<&str>) -> Option<Timestamp> {
+    text?.trim().parse().ok()
+}
+
+/// The baseline to record with a request, from the database's backups listed just before it.
+pub fn baseline(existing: &[portal::Backup]) -> RequestBaseline {
+    let newest = existing
+        .iter()
+        .filter_map(|b| parse_time(b.created_at.as_deref()))
+        .max();
+    let ids = existing
+        .iter()
+        .filter(|b| {
+            let created = parse_time(b.created_at.as_deref());
+            created.is_none() || created == newest
+        })
+        .map(|b| b.id.clone())
+        .collect();
+    RequestBaseline {
+        newest_created_at: newest.map(|t| t.to_string()),
+        ids,
+    }
+}
+
+/// The backup this object asked for, among `listed` (see the module documentation).
+/// `remembered`: the id this process created for this object, if any; `claimed`: ids other
+/// Backup objects hold or this process created for other objects.
+pub fn find_ours<'a>(
+    listed: &'a [portal::Backup],
+    baseline: &RequestBaseline,
+    remembered: Option<&str>,
+    claimed: &HashSet<String>,
+) -> Option<&'a portal::Backup> {
+    if let Some(id) = remembered
+        && let Some(found) = listed.iter().find(|b| b.id == id)
+    {
+        return Some(found);
+    }
+    let newest = parse_time(baseline.newest_created_at.as_deref());
+    listed
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| {
+            !b.id.is_empty() && !baseline.ids.contains(&b.id) && !claimed.contains(&b.id)
+        })
+        .filter_map(|(index, b)| {
+            let created = parse_time(b.created_at.as_deref());
+            match (created, newest) {
+                (Some(created), Some(newest)) if created < newest => None,
+                // Undated backups come after dated ones, in the portal's order.
+                _ => Some(((created.is_none(), created, index), b)),
+            }
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, b)| b)
+}
+
+/// A size for people: `512 MiB`, `1.5 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = if unit == 0 || value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.1}");
+        text.strip_suffix(".0").map(str::to_owned).unwrap_or(text)
+    };
+    format!("{text} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(id: &str, created_at: Option<&str>) -> portal::Backup {
+        portal::Backup {
+            id: id.to_owned(),
+            status: "running".to_owned(),
+            created_at: created_at.map(str::to_owned),
+            ..portal::Backup::default()
+        }
+    }
+
+    const T1: &str = "2026-01-01T10:00:00.000Z";
+    const T2: &str = "2026-01-01T10:00:05.000Z";
+    const T3: &str = "2026-01-01T10:00:07.250Z";
+
+    #[test]
+    fn the_baseline_keeps_only_the_newest_and_the_undated() {
+        let existing = [
+            backup("old", Some(T1)),
+            backup("tie-a", Some(T2)),
+            backup("tie-b", Some("2026-01-01T10:00:05Z")),
+            backup("undated", None),
+        ];
+        let recorded = baseline(&existing);
+        assert_eq!(
+            recorded.newest_created_at.as_deref(),
+            Some("2026-01-01T10:00:05Z")
+        );
+        assert_eq!(recorded.ids, ["tie-a", "tie-b", "undated"]);
+        assert_eq!(baseline(&[]), RequestBaseline::default());
+    }
+
+    #[test]
+    fn the_backup_that_appeared_after_the_baseline_is_ours() {
+        let before = [backup("old", Some(T1)), backup("prev", Some(T2))];
+        let recorded = baseline(&before);
+        let after = [
+            backup("old", Some(T1)),
+            backup("prev", Some(T2)),
+            backup("ours", Some(T3)),
+        ];
+        let found = find_ours(&after, &recorded, None, &HashSet::new());
+        assert_eq!(found.map(|b| b.id.as_str()), Some("ours"));
+    }
+
+    #[test]
+    fn nothing_new_means_the_request_never_took_effect() {
+        let before = [backup("old", Some(T1))];
+        let recorded = baseline(&before);
+        assert!(find_ours(&before, &recorded, None, &HashSet::new()).is_none());
+        // An empty database: anything listed later is new.
+        let recorded = baseline(&[]);
+        assert!(find_ours(&[], &recorded, None, &HashSet::new()).is_none());
+        let found = find_ours(&before, &recorded, None, &HashSet::new());
+        assert_eq!(found.map(|b| b.id.as_str()), Some("old"));
+    }
+
+    #[test]
+    fn backups_claimed_by_others_are_skipped_and_the_oldest_new_one_wins() {
+        let recorded = baseline(&[backup("old", Some(T1))]);
+        let after = [
+            backup("later", Some(T3)),
+            backup("theirs", Some(T2)),
+            backup("ours", Some("2026-01-01T10:00:06Z")),
+            backup("undated", None),
+        ];
+        let claimed: HashSet<String> = ["theirs".to_owned()].into();
+        let found = find_ours(&after, &recorded, None, &claimed);
+        assert_eq!(found.map(|b| b.id.as_str()), Some("ours"));
+        // Only undated ones left: the first listed.
+        let claimed: HashSet<String> = ["theirs", "ours", "later"].map(str::to_owned).into();
+        let found = find_ours(&after, &recorded, None, &claimed);
+        assert_eq!(found.map(|b| b.id.as_str()), Some("undated"));
+    }
+
+    #[test]
+    fn an_older_backup_than_the_baseline_is_never_ours_even_if_unknown() {
+        // Created by someone else before the request but missing from the recorded ids (the
+        // baseline keeps only the newest instant): its time excludes it.
+        let recorded = baseline(&[backup("prev", Some(T2))]);
+        let after = [backup("elder", Some(T1)), backup("prev", Some(T2))];
+        assert!(find_ours(&after, &recorded, None, &HashSet::new()).is_none());
+    }
+
+    #[test]
+    fn a_remembered_id_wins_over_the_rule() {
+        let recorded = baseline(&[]);
+        let after = [backup("first", Some(T1)), backup("mine", Some(T2))];
+        let claimed: HashSet<String> = ["mine".to_owned()].into();
+        let found = find_ours(&after, &recorded, Some("mine"), &claimed);
+        assert_eq!(found.map(|b| b.id.as_str()), Some("mine"));
+        // Remembered but no longer listed: the rule decides.
+        let found = find_ours(&after, &recorded, Some("gone"), &claimed);
+        assert_eq!(found.map(|b| b.id.as_str()), Some("first"));
+    }
+
+    #[test]
+    fn phases_follow_the_portal_status() {
+        let mut b = backup("x", Some(T1));
+        assert_eq!(observe(&b).phase, BackupPhase::Running);
+        b.status = "completed".into();
+        b.completed_at = Some(T2.into());
+        b.size_bytes = Some(3 << 20);
+        let seen = observe(&b);
+        assert_eq!(seen.phase, BackupPhase::Completed);
+        assert_eq!(seen.started_at, Some(T1.parse().unwrap()));
+        assert_eq!(seen.completed_at, Some(T2.parse().unwrap()));
+        b.status = "error".into();
+        assert_eq!(observe(&b).phase, BackupPhase::Failed);
+        b.status = "queued".into();
+        assert_eq!(observe(&b).phase, BackupPhase::Running);
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(512 << 20), "512 MiB");
+        assert_eq!(human_size(1536 << 20), "1.5 GiB");
+        assert_eq!(human_size(8 << 20), "8 MiB");
+        assert_eq!(human_size((10 << 30) + (1 << 29)), "10.5 GiB");
+    }
+}
