@@ -27,6 +27,9 @@ pub fn init_logging() {
     }
 }
 
+/// How often a controller cache that is not filled yet is looked at again.
+const STORE_LOOK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What this replica does, as far as it knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -88,8 +91,17 @@ impl Health {
         self.stores.fetch_add(1, Ordering::SeqCst);
         self.pending_stores.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() {
-                health().pending_stores.fetch_sub(1, Ordering::SeqCst);
+            // The Store's readiness wakes only the task that polled it last, and the controller
+            // waits on it too: look again every so often rather than rely on being woken.
+            loop {
+                match tokio::time::timeout(STORE_LOOK_INTERVAL, store.wait_until_ready()).await {
+                    Ok(Ok(())) => {
+                        health().pending_stores.fetch_sub(1, Ordering::SeqCst);
+                        return;
+                    }
+                    Ok(Err(_dropped)) => return,
+                    Err(_elapsed) => {}
+                }
             }
         });
     }

@@ -18,6 +18,7 @@
 
 mod cluster;
 mod namespace;
+mod operator;
 mod stack;
 mod wait;
 
@@ -28,6 +29,8 @@ pub use cluster::{
 };
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
+#[allow(unused_imports)]
+pub use operator::{HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig};
 #[allow(unused_imports)]
 pub use stack::{
     DATABASES_TOKEN, FUNCTIONS_TOKEN, READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, install_crds,

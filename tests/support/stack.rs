@@ -61,6 +61,14 @@ pub const TOKEN_SECRET: &str = "portal-token";
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Self {
+        let mut stack = Self::start_without_operator(options).await;
+        stack.start_operator();
+        stack
+    }
+
+    /// Everything but the operator process, for tests that run it their own way (another
+    /// identity, several replicas: see `support::OperatorProcess`).
+    pub async fn start_without_operator(options: StackOptions) -> Self {
         let client = client().await;
         install_crds(&client).await;
         let ns = TestNamespace::new(&client).await;
@@ -89,8 +97,6 @@ impl Stack {
             operator_args: options.operator_args,
         };
         stack.put_token(TOKEN_SECRET, &stack.token.clone()).await;
-        let mut stack = stack;
-        stack.start_operator();
         stack
     }
 
