@@ -21,12 +21,23 @@ def install(kubeconfig, name: str, namespace: str, values: dict) -> dict:
 
 def uninstall(kubeconfig, name: str, namespace: str) -> None:
     with helm_python.Config(kubeconfig_path=str(kubeconfig), namespace=namespace) as config:
-        config.uninstall(name)
+        config.uninstall(name, ignore_not_found=True)
 
 
-def test_helm_install_with_default_values(kubeconfig, kubectl, namespace):
+@pytest.fixture
+def releases(kubeconfig):
+    """Releases a test installed, uninstalled afterwards even when it failed (their ClusterRoles
+    outlive the namespace otherwise)."""
+    installed: list[tuple[str, str]] = []
+    yield installed
+    for name, namespace in installed:
+        uninstall(kubeconfig, name, namespace)
+
+
+def test_helm_install_with_default_values(kubeconfig, kubectl, namespace, releases):
     ns = namespace()
     release = f"htx-{secrets.token_hex(3)}"
+    releases.append((release, ns))
     installed = install(kubeconfig, release, ns, {"portal": {"tokenSecret": {"name": "htx-portal-token", "token": "htx_install_test"}}})
     assert installed["status"] == "deployed", installed["status"]
     fullname = f"{release}-htx-operator"
@@ -43,9 +54,10 @@ def test_helm_install_with_default_values(kubeconfig, kubectl, namespace):
     assert kubectl("get", "clusterrole", fullname, check=False).returncode != 0, "uninstall removes the ClusterRole"
 
 
-def test_helm_install_namespaced_with_replicas(kubeconfig, kubectl, namespace):
+def test_helm_install_namespaced_with_replicas(kubeconfig, kubectl, namespace, releases):
     home, watched = namespace(), namespace()
     release = f"htx-{secrets.token_hex(3)}"
+    releases.append((release, home))
     installed = install(kubeconfig, release, home, {"watchNamespaces": [watched], "replicas": 2})
     assert installed["status"] == "deployed", installed["status"]
     fullname = f"{release}-htx-operator"

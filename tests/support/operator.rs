@@ -282,6 +282,7 @@ pub async fn service_account_kubeconfig(
 pub struct HelmRelease {
     pub name: String,
     pub namespace: String,
+    installed: bool,
 }
 
 /// The Python with Helm's SDK (`hack/python-env.sh` prepares it once).
@@ -319,7 +320,30 @@ impl HelmRelease {
         Self {
             name: name.to_owned(),
             namespace: namespace.to_owned(),
+            installed: true,
         }
+    }
+
+    /// `helm uninstall`; panics when it fails.
+    pub fn uninstall(mut self) {
+        self.installed = false;
+        let output = self.run_uninstall().expect("hack/helm.py runs");
+        assert!(
+            output.status.success(),
+            "helm uninstall {} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn run_uninstall(&self) -> std::io::Result<std::process::Output> {
+        std::process::Command::new(python())
+            .current_dir(repo_root())
+            .arg("hack/helm.py")
+            .args(["uninstall", &self.name, "--namespace", &self.namespace])
+            .arg("--kubeconfig")
+            .arg(kubeconfig_path())
+            .output()
     }
 
     /// The chart's full name for this release (ServiceAccount, roles, Deployment).
@@ -329,14 +353,12 @@ impl HelmRelease {
 }
 
 impl Drop for HelmRelease {
+    /// A test that failed half-way still removes the release's cluster-wide objects.
     fn drop(&mut self) {
-        let output = std::process::Command::new(python())
-            .current_dir(repo_root())
-            .arg("hack/helm.py")
-            .args(["uninstall", &self.name, "--namespace", &self.namespace])
-            .arg("--kubeconfig")
-            .arg(kubeconfig_path())
-            .output();
+        if !self.installed {
+            return;
+        }
+        let output = self.run_uninstall();
         if !output.as_ref().is_ok_and(|o| o.status.success()) {
             eprintln!("helm uninstall {} failed: {output:?}", self.name);
         }

@@ -1,0 +1,267 @@
+//! The Helm chart's RBAC is enough, and no more: the chart is installed (Helm 4's SDK), and the
+//! operator runs as a process with the chart's ServiceAccount identity and the chart's own
+//! arguments (no kubelet here to run the Deployment), managing a Database end to end. The same
+//! identity is then refused what the operator must not do.
+
+mod support;
+
+use std::time::Duration;
+
+use htx_operator::api::{Database, DatabaseSpec};
+use htx_operator::sim::Kind;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use support::{
+    HelmRelease, OperatorProcess, Stack, StackOptions, TOKEN_SECRET, TestNamespace, client_from,
+    service_account_kubeconfig, wait_for, wait_for_deletion,
+};
+
+const SHORT: Duration = Duration::from_secs(90);
+
+/// The operator container's arguments as the chart rendered them, with the portal pointed at the
+/// simulator and the endpoints on any free loopback port.
+async fn chart_args(client: &Client, release: &HelmRelease) -> Vec<String> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &release.namespace);
+    let deployment = deployments
+        .get(&release.fullname())
+        .await
+        .expect("the chart's Deployment exists");
+    let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
+    let args = container.args.clone().expect("the container has args");
+    assert_eq!(args[0], "run");
+    args[1..].to_vec()
+}
+
+fn with_overrides(args: Vec<String>, stack: &Stack) -> Vec<String> {
+    args.into_iter()
+        .map(|arg| {
+            if arg.starts_with("--portal-url=") {
+                format!("--portal-url={}", stack.sim.url())
+            } else if arg.starts_with("--metrics-addr=") {
+                "--metrics-addr=127.0.0.1:0".to_owned()
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+fn is_ready(db: &Database) -> bool {
+    db.status.as_ref().is_some_and(|s| {
+        s.managed
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Create → Ready with its connection Secret and Events → delete, all done by `operator`.
+async fn database_lifecycle(stack: &Stack, operator: &OperatorProcess) {
+    let api = stack.api::<Database>();
+    let spec: DatabaseSpec = serde_json::from_value(json!({
+        "engine": "postgresql",
+        "sku": "db-s-1vcpu-2gb",
+        "writeConnectionSecretToRef": {"name": "orders-conn"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &Database::new("orders", spec))
+        .await
+        .unwrap();
+    let db = wait_for(&api, "orders", "Ready", SHORT, is_ready).await;
+    let secret = stack.api::<Secret>().get("orders-conn").await.unwrap();
+    assert!(secret.data.unwrap().contains_key("password"));
+    assert_eq!(
+        secret.metadata.owner_references.unwrap()[0].uid,
+        db.metadata.uid.unwrap()
+    );
+    let (_, described) = stack.kubectl(&["describe", "database", "orders"]).await;
+    assert!(described.contains("Created"), "an Event: {described}");
+
+    api.delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&api, "orders", "the Database to go", SHORT).await;
+    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 1);
+    assert_eq!(stack.sim.hooks().deletes_count(Kind::Databases), 1);
+
+    let log = operator.log();
+    assert!(
+        !log.contains("is forbidden") && !log.contains("Forbidden"),
+        "the operator was refused something: {}",
+        operator.log_path().display()
+    );
+    assert!(!log.contains(&stack.token), "the token is in the log");
+}
+
+fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) {
+    match result {
+        Err(kube::Error::Api(status)) if status.code == 403 => {}
+        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
+    }
+}
+
+fn release_name(namespace: &str) -> String {
+    // Test namespaces are unique, so the release (and its ClusterRole) is too.
+    namespace.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
+    let stack = Stack::start_without_operator(StackOptions::default()).await;
+    let ns = stack.ns.name().to_owned();
+    let release = HelmRelease::install(
+        &release_name(&ns),
+        &ns,
+        &[format!("portal.tokenSecret.name=\"{TOKEN_SECRET}\"")],
+    );
+    let kubeconfig = service_account_kubeconfig(&stack.client, &ns, &release.fullname()).await;
+    let mut args = with_overrides(chart_args(&stack.client, &release).await, &stack);
+    assert!(args.contains(&"--leader-election".to_owned()));
+    // The ClusterRole allows every namespace, but in this shared cluster the operator must keep
+    // to its own test namespace.
+    args.push(format!("--namespace={ns}"));
+    let operator = OperatorProcess::spawn(&stack, "chart-sa", &kubeconfig, &args);
+    assert!(operator.wait_ready(SHORT).await.contains("leader"));
+    let lease = Api::<Lease>::namespaced(stack.client.clone(), &ns)
+        .get(&format!("{}-leader", release.fullname()))
+        .await
+        .expect("the operator took the chart's Lease");
+    assert!(lease.spec.unwrap().holder_identity.is_some());
+
+    database_lifecycle(&stack, &operator).await;
+
+    let sa = client_from(&kubeconfig).await;
+    assert_forbidden(
+        Api::<Secret>::all(sa.clone())
+            .list(&ListParams::default())
+            .await,
+        "list Secrets cluster-wide",
+    );
+    assert_forbidden(
+        Api::<Secret>::namespaced(sa.clone(), &ns)
+            .list(&ListParams::default())
+            .await,
+        "list Secrets in its namespace",
+    );
+    assert_forbidden(
+        Api::<Secret>::namespaced(sa.clone(), &ns)
+            .delete(TOKEN_SECRET, &DeleteParams::default())
+            .await,
+        "delete a Secret",
+    );
+    assert_forbidden(
+        Api::<ConfigMap>::namespaced(sa.clone(), &ns)
+            .list(&ListParams::default())
+            .await,
+        "list ConfigMaps",
+    );
+    assert_forbidden(
+        Api::<Database>::namespaced(sa.clone(), &ns)
+            .delete("anything", &DeleteParams::default())
+            .await,
+        "delete a Database (only users do)",
+    );
+    assert_forbidden(
+        Api::<Lease>::namespaced(sa.clone(), "default")
+            .get("kube-controller-manager")
+            .await,
+        "read a Lease of another namespace",
+    );
+    assert_forbidden(
+        Api::<Deployment>::namespaced(sa.clone(), &ns)
+            .get(&release.fullname())
+            .await,
+        "read Deployments",
+    );
+    // What it may do, it may: read a Secret by name.
+    Api::<Secret>::namespaced(sa, &ns)
+        .get(TOKEN_SECRET)
+        .await
+        .expect("a Secret is read by name");
+
+    release.uninstall();
+    stack.finish().await;
+    drop(operator);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
+    let stack = Stack::start_without_operator(StackOptions::default()).await;
+    let watched = stack.ns.name().to_owned();
+    let home = TestNamespace::new(&stack.client).await;
+    let release = HelmRelease::install(
+        &release_name(home.name()),
+        home.name(),
+        &[
+            format!("watchNamespaces=[\"{watched}\"]"),
+            // The quick start: the chart creates the default token Secret in its namespace.
+            format!(
+                "portal.tokenSecret={}",
+                json!({"name": "portal-token", "token": stack.token})
+            ),
+        ],
+    );
+    let kubeconfig =
+        service_account_kubeconfig(&stack.client, home.name(), &release.fullname()).await;
+    let args = with_overrides(chart_args(&stack.client, &release).await, &stack);
+    assert!(args.contains(&format!("--namespace={watched}")), "{args:?}");
+    assert!(args.contains(&format!("--token-secret={}/portal-token", home.name())));
+    let operator = OperatorProcess::spawn(&stack, "chart-sa-namespaced", &kubeconfig, &args);
+    assert!(operator.wait_ready(SHORT).await.contains("leader"));
+
+    database_lifecycle(&stack, &operator).await;
+
+    let sa = client_from(&kubeconfig).await;
+    assert_forbidden(
+        Api::<Database>::all(sa.clone())
+            .list(&ListParams::default())
+            .await,
+        "list Databases cluster-wide",
+    );
+    assert_forbidden(
+        Api::<Database>::namespaced(sa.clone(), home.name())
+            .list(&ListParams::default())
+            .await,
+        "list Databases outside the watched namespaces",
+    );
+    assert_forbidden(
+        Api::<Secret>::namespaced(sa.clone(), "default")
+            .get("anything")
+            .await,
+        "read a Secret outside the watched namespaces",
+    );
+    let other = Secret {
+        metadata: ObjectMeta {
+            name: Some("not-the-token".into()),
+            ..ObjectMeta::default()
+        },
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(stack.client.clone(), home.name())
+        .create(&PostParams::default(), &other)
+        .await
+        .unwrap();
+    assert_forbidden(
+        Api::<Secret>::namespaced(sa.clone(), home.name())
+            .get("not-the-token")
+            .await,
+        "read another Secret of its own namespace",
+    );
+    Api::<Secret>::namespaced(sa.clone(), home.name())
+        .get("portal-token")
+        .await
+        .expect("the default token Secret is read by name");
+    Api::<Database>::namespaced(sa, &watched)
+        .list(&ListParams::default())
+        .await
+        .expect("the watched namespace is readable");
+
+    release.uninstall();
+    stack.finish().await;
+    home.cleanup().await;
+    drop(operator);
+}
