@@ -251,7 +251,7 @@ async fn wait_for_database(
     message: String,
 ) -> Result<Action, Error> {
     let already = conditions::find(&written.status.conditions, READY)
-        .is_some_and(|c| c.reason == "DatabaseNotReady" && c.message == message);
+        .is_some_and(|c| c.reason == "DatabaseNotReady");
     if !already {
         publish(ctx, object, false, "DatabaseNotReady", message.clone()).await;
     }
