@@ -102,10 +102,13 @@ up() {
   wait_for_line "$DEMO_DIR/operator.log" "htx-operator starting" "$(cat "$DEMO_DIR/operator.pid")"
 
   step "applying examples/"
-  kubectl apply -f examples/
+  local applied
+  applied=$(kubectl apply -f examples/ -o name)
+  printf '%s\n' "$applied"
 
   step "waiting until everything is Ready"
-  for kind in databases functions proxies; do
+  # Every kind applied (database.htx.vinacis.com/analytics -> database.htx.vinacis.com).
+  for kind in $(printf '%s\n' "$applied" | cut -d/ -f1 | sort -u); do
     kubectl wait --for=condition=Ready "$kind" --all --timeout=180s
   done
 
@@ -120,6 +123,7 @@ The demo is up. Try:
   kubectl describe database analytics             # conditions and Events
   kubectl get secret analytics-connection -o jsonpath='{.data.uri}' | base64 -d; echo
   kubectl annotate database analytics htx.vinacis.com/paused=true
+  kubectl get backups,backupschedules             # the backup taken, the nightly schedule
   kubectl delete database analytics               # deletes it at the portal too
   curl -s http://127.0.0.1:$port/_sim/state        # what the (simulated) portal holds
   tail -f $DEMO_DIR/operator.log
