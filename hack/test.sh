@@ -40,11 +40,24 @@ else
   export HTX_E2E_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
 fi
 
+# Helm 4's SDK, PyYAML, pytest and lua5.4: for the chart tests below and tests/install_e2e.rs.
+log "Python environment for the chart tests (hack/python-env.sh)"
+PYTHON=$(hack/python-env.sh)
+
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
   # Benchmarks are run by hand (cargo bench), not as tests.
   log "cargo nextest run --workspace --lib --bins --tests"
-  cargo nextest run --workspace --lib --bins --tests --no-fail-fast "$@"
+  cargo nextest run --workspace --lib --bins --tests --no-fail-fast "$@" || status=$?
 else
   log "cargo test --workspace (cargo-nextest not installed)"
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+if [[ $# -eq 0 ]]; then
+  log "pytest tests/chart (Helm chart, kustomize, helm install, Argo CD health checks)"
+  PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -p no:cacheprovider tests/chart || status=$?
+else
+  log "a test filter was given: the chart tests (pytest tests/chart) are left out"
+fi
+exit "$status"
