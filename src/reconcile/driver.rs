@@ -304,13 +304,22 @@ async fn report_error<K: PortalKind>(object: &K, api: &Api<K>, ctx: &Context, er
         let location = managed::token_location(ctx, object, object.managed_spec());
         ctx.token_waits.wait_for_change(location, Wake::of(object));
     }
-    let current = current_status(object);
+    publish(ctx, object, true, error.reason(), error.to_string()).await;
+    // The reconcile may have written status before it failed (the intent to create, above all):
+    // build on what is stored now, not on the object as the reconcile found it.
+    let stored = match api.get_status(&object.name_any()).await {
+        Ok(stored) => stored,
+        Err(read_error) => {
+            tracing::warn!(object = %object.name_any(), error = %read_error, "could not read status");
+            return;
+        }
+    };
+    let current = current_status(&stored);
     let mut status = current.clone();
-    *status.managed_mut() = managed::failed(current.managed(), object.meta().generation, error);
+    *status.managed_mut() = managed::failed(current.managed(), stored.meta().generation, error);
     if status != current
-        && let Err(write_error) = write_status(api, object, &status).await
+        && let Err(write_error) = write_status(api, &stored, &status).await
     {
         tracing::warn!(object = %object.name_any(), error = %write_error, "could not write status");
     }
-    publish(ctx, object, true, error.reason(), error.to_string()).await;
 }

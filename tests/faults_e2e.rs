@@ -1,0 +1,251 @@
+//! The fault suite: whatever goes wrong, nothing is lost and nothing is duplicated.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use htx_operator::api::{Database, DatabaseSpec};
+use htx_operator::sim::{Faults, Kind, SimConfig};
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::{Api, ResourceExt};
+use support::{Stack, StackOptions, TOKEN_SECRET};
+use tokio::time::Instant;
+
+fn spec() -> DatabaseSpec {
+    serde_json::from_value(serde_json::json!({"engine": "postgresql", "sku": "db-s-1vcpu-1gb"}))
+        .unwrap()
+}
+
+async fn create_many(api: &Api<Database>, prefix: &str, count: usize) {
+    let creates: Vec<_> = (0..count)
+        .map(|i| {
+            let api = api.clone();
+            let db = Database::new(&format!("{prefix}-{i:03}"), spec());
+            tokio::spawn(async move { api.create(&PostParams::default(), &db).await })
+        })
+        .collect();
+    for create in creates {
+        create.await.unwrap().expect("the Database is accepted");
+    }
+}
+
+fn ready(db: &Database) -> bool {
+    db.status.as_ref().is_some_and(|s| {
+        s.managed
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Waits until `count` Databases exist and all are Ready; reports the stragglers otherwise.
+async fn all_ready(api: &Api<Database>, count: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        let waiting: Vec<String> = list
+            .iter()
+            .filter(|db| !ready(db))
+            .map(|db| db.name_any())
+            .collect();
+        if list.len() == count && waiting.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} Ready in time; waiting: {waiting:?}",
+            list.len() - waiting.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every portal database name, asserting none appears twice.
+fn portal_names(stack: &Stack) -> BTreeSet<String> {
+    let names: Vec<String> = stack
+        .sim
+        .hooks()
+        .databases()
+        .iter()
+        .map(|db| db["name"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: BTreeSet<String> = names.iter().cloned().collect();
+    assert_eq!(unique.len(), names.len(), "a portal name exists twice");
+    unique
+}
+
+fn fast(rate_per_minute: u32) -> StackOptions {
+    StackOptions {
+        sim: SimConfig {
+            rate_per_minute: rate_per_minute * 6 / 5,
+            provision_delay: Duration::from_millis(500),
+            ..SimConfig::default()
+        },
+        operator_args: [
+            "--rate-per-minute".to_owned(),
+            rate_per_minute.to_string(),
+            "--poll".to_owned(),
+            "1s".to_owned(),
+        ]
+        .to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_slow_portal_still_converges_exactly_once() {
+    let stack = Stack::start(fast(1_000)).await;
+    stack
+        .sim
+        .hooks()
+        .set_faults(Faults {
+            error_rate: 0.2,
+            latency_ms: 30,
+            // The response is lost after the portal acted: the hard case for exactly-once.
+            drop_rate: 0.05,
+            seed: Some(42),
+            ..Faults::default()
+        })
+        .unwrap();
+    let api = stack.api::<Database>();
+    create_many(&api, "flaky", 40).await;
+    all_ready(&api, 40, Duration::from_secs(180)).await;
+    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 40);
+    assert_eq!(portal_names(&stack).len(), 40);
+    stack.sim.hooks().clear_faults();
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_during_200_creates_then_200_deletes_leave_nothing_behind() {
+    let mut stack = Stack::start(fast(500)).await;
+    let api = stack.api::<Database>();
+    create_many(&api, "churn", 200).await;
+    for threshold in [30, 90, 150] {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while stack.sim.hooks().creates_count(Kind::Databases) < threshold {
+            assert!(
+                Instant::now() < deadline,
+                "creates stalled below {threshold}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stack.kill_operator().await;
+        stack.start_operator();
+    }
+    all_ready(&api, 200, Duration::from_secs(240)).await;
+    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 200);
+    assert_eq!(portal_names(&stack).len(), 200);
+
+    api.delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Databases still there after deleting all"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(stack.sim.hooks().deletes_count(Kind::Databases), 200);
+    assert!(portal_names(&stack).is_empty(), "leftovers at the portal");
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_then_a_rotated_secret_recovers_every_object() {
+    let stack = Stack::start(fast(600)).await;
+    let api = stack.api::<Database>();
+    create_many(&api, "before", 10).await;
+    all_ready(&api, 10, Duration::from_secs(60)).await;
+
+    stack.sim.hooks().revoke_token(&stack.token).unwrap();
+    create_many(&api, "during", 10).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        let unauthorized = list
+            .iter()
+            .filter(|db| db.name_any().starts_with("during"))
+            .filter(|db| {
+                db.status.as_ref().is_some_and(|s| {
+                    s.managed
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.reason == "Unauthorized")
+                })
+            })
+            .count();
+        if unauthorized == 10 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{unauthorized} of 10 say Unauthorized"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    stack
+        .sim
+        .hooks()
+        .add_token(htx_operator::sim::TokenSpec::new(
+            "htx_e2e_new_token",
+            htx_operator::sim::Scope::Full,
+        ))
+        .unwrap();
+    stack.put_token(TOKEN_SECRET, "htx_e2e_new_token").await;
+    all_ready(&api, 20, Duration::from_secs(90)).await;
+    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 20);
+    assert!(!stack.operator_log().contains("htx_e2e_new_token"));
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_from_another_client_pauses_the_operator_as_one() {
+    // The portal's real limit; another client sharing the token uses it all up.
+    let stack = Stack::start(StackOptions {
+        sim: SimConfig {
+            rate_per_minute: 120,
+            provision_delay: Duration::from_millis(500),
+            ..SimConfig::default()
+        },
+        operator_args: vec!["--poll".into(), "1s".into()],
+    })
+    .await;
+    let storm = reqwest::Client::new();
+    for _ in 0..120 {
+        storm
+            .get(format!("{}/api/portal/databases", stack.sim.url()))
+            .bearer_auth(&stack.token)
+            .send()
+            .await
+            .unwrap();
+    }
+    stack.sim.hooks().reset_stats();
+
+    let api = stack.api::<Database>();
+    create_many(&api, "stormy", 10).await;
+    all_ready(&api, 10, Duration::from_secs(150)).await;
+    let stats = stack.sim.hooks().stats();
+    let throttled: u64 = stats
+        .requests
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| r.count)
+        .sum();
+    assert!(throttled >= 1, "the storm made the portal answer 429");
+    assert!(
+        throttled <= 3,
+        "{throttled} answers 429: after the first, every call of the token waits for Retry-After"
+    );
+    assert_eq!(stats.creates.get(Kind::Databases), 10);
+    stack.finish().await;
+}
