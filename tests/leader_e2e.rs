@@ -116,9 +116,10 @@ async fn one_replica_reconciles_and_the_other_takes_over_within_the_lease_time()
     let takeover = killed.elapsed();
     eprintln!("failover took {takeover:?} (lease duration {LEASE_DURATION:?})");
     // A standby counts the lease duration from the last renewal it saw, which is at most one of
-    // its looks (a retry period) before the kill; one more look to notice, plus scheduling slack.
+    // its looks (a retry period) before the kill; one more look to notice; plus slack for a
+    // loaded machine and for this test's own polling of the Lease.
     assert!(
-        takeover <= LEASE_DURATION + 2 * RETRY_PERIOD + Duration::from_secs(1),
+        takeover <= LEASE_DURATION + 2 * RETRY_PERIOD + Duration::from_secs(2),
         "failover took {takeover:?}"
     );
     assert!(b.wait_ready(SHORT).await.contains("leader"));

@@ -140,6 +140,8 @@ def backup(phase: str | None, conditions: list[dict] | None = None) -> dict:
         (backup("Pending", [condition("Ready", "False", "Forbidden", "403")]), "Degraded", "Forbidden"),
         (backup("Pending", [condition("Ready", "False", "RateLimited", "429")]), "Progressing", "Backup pending"),
         (backup("Pending", [condition("Ready", "False", "DatabaseNotReady", "the database is creating")]), "Progressing", "Backup pending"),
+        (backup("Pending", [condition("Ready", "False", "Requesting", "asking the portal")]), "Progressing", "Backup pending"),
+        (backup("Pending", [condition("Ready", "False", "Paused", "paused by annotation")]), "Suspended", "Paused"),
     ],
 )
 def test_backup(obj, status, message):
@@ -166,6 +168,8 @@ def schedule(suspend: bool | None, conditions: list[dict] | None, generation: in
         (schedule(False, [condition("Ready", "True", "Scheduled", "")], generation=3, observed=2), "Progressing", "generation 3"),
         (schedule(False, [condition("Ready", "False", "InvalidSchedule", "not a cron expression")]), "Degraded", "InvalidSchedule"),
         (schedule(False, [condition("Synced", "False", "PortalUnreachable", "")]), "Healthy", "Scheduled"),
+        (schedule(False, [condition("Ready", "False", "Paused", "paused by annotation")]), "Suspended", "Paused"),
+        (schedule(True, [condition("Ready", "True", "Suspended", "suspended: no Backups are created")]), "Suspended", "Suspended"),
     ],
 )
 def test_backup_schedule(obj, status, message):
