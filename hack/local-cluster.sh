@@ -7,6 +7,7 @@
 #   hack/local-cluster.sh up DIR     start a control plane with its state in DIR
 #   hack/local-cluster.sh down DIR   stop it and remove its data (keeps DIR/*.log)
 #   hack/local-cluster.sh env DIR    print `export KUBECONFIG=...` lines for eval
+#   hack/local-cluster.sh restart-apiserver DIR   stop and start kube-apiserver (etcd kept)
 #
 # Environment:
 #   HTX_CACHE_DIR       where the binaries are cached (default ~/.cache/htx-operator)
@@ -462,6 +463,33 @@ EOF
   ) || die "generating certificates with openssl failed"
 }
 
+# start_apiserver DIR ETCD_PORT API_PORT: launches kube-apiserver and waits until it is ready.
+start_apiserver() {
+  local dir=$1 etcd_port=$2 api_port=$3
+  log "kube-apiserver on https://127.0.0.1:$api_port"
+  launch "$dir" kube-apiserver "$BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "$api_port" \
+    --insecure-port 0 \
+    --cert-dir "$dir/pki" \
+    --tls-cert-file "$dir/pki/apiserver.crt" \
+    --tls-private-key-file "$dir/pki/apiserver.key" \
+    --client-ca-file "$dir/pki/ca.crt" \
+    --token-auth-file "$dir/auth/tokens.csv" \
+    --authorization-mode Node,RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$dir/pki/sa.pub" \
+    --service-account-signing-key-file "$dir/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --endpoint-reconciler-type none \
+    --allow-privileged=true \
+    --profiling=false \
+    --v 1
+  wait_until "$dir" kube-apiserver 120 "kube-apiserver /readyz" apiserver_ready "$dir"
+}
+
 cmd_up() {
   local dir
   dir=$(abspath "$1")
@@ -550,28 +578,7 @@ EOF
   wait_until "$dir" etcd 60 "etcd to be healthy" \
     bash -c "curl -sS --max-time 3 http://127.0.0.1:$etcd_port/health | grep -q '\"health\":\"true\"'"
 
-  log "kube-apiserver on https://127.0.0.1:$api_port"
-  launch "$dir" kube-apiserver "$BIN_DIR/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 \
-    --secure-port "$api_port" \
-    --insecure-port 0 \
-    --cert-dir "$dir/pki" \
-    --tls-cert-file "$dir/pki/apiserver.crt" \
-    --tls-private-key-file "$dir/pki/apiserver.key" \
-    --client-ca-file "$dir/pki/ca.crt" \
-    --token-auth-file "$dir/auth/tokens.csv" \
-    --authorization-mode Node,RBAC \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$dir/pki/sa.pub" \
-    --service-account-signing-key-file "$dir/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
-    --endpoint-reconciler-type none \
-    --allow-privileged=true \
-    --profiling=false \
-    --v 1
-  wait_until "$dir" kube-apiserver 120 "kube-apiserver /readyz" apiserver_ready "$dir"
+  start_apiserver "$dir" "$etcd_port" "$api_port"
 
   log "kube-controller-manager (health on https://127.0.0.1:$kcm_port)"
   launch "$dir" kube-controller-manager "$BIN_DIR/kube-controller-manager" \
@@ -612,6 +619,23 @@ cmd_down() {
   rm -f "$dir/.lock"
 }
 
+# Stops kube-apiserver and starts it again on the same port, etcd and data untouched: what a
+# control-plane upgrade or crash looks like to clients (their watches break and must recover).
+cmd_restart_apiserver() {
+  local dir
+  dir=$(abspath "$1")
+  [[ -f $dir/cluster.env ]] || die "no control plane in $dir"
+  exec 9>"$dir/.lock"
+  flock 9
+  # shellcheck disable=SC1091 # written by cmd_up
+  source "$dir/cluster.env"
+  if component_alive "$dir" kube-apiserver; then
+    log "stopping kube-apiserver"
+    stop_pid "$(<"$(pidfile "$dir" kube-apiserver)")"
+  fi
+  start_apiserver "$dir" "$ETCD_PORT" "$API_PORT"
+}
+
 cmd_env() {
   local dir kc
   if [[ -n ${HTX_E2E_KUBECONFIG:-} && -f $HTX_E2E_KUBECONFIG && $HTX_E2E_KUBECONFIG != "$(abspath "$1")/kubeconfig" ]]; then
@@ -635,9 +659,9 @@ main() {
     [[ $# -eq 1 ]] || usage
     cmd_build
     ;;
-  up | down | env)
+  up | down | env | restart-apiserver)
     [[ $# -eq 2 && -n $2 ]] || usage
-    "cmd_$cmd" "$2"
+    "cmd_${cmd//-/_}" "$2"
     ;;
   *) usage ;;
   esac

@@ -46,6 +46,7 @@ async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
         ]
         .map(String::from)
         .to_vec(),
+        ..StackOptions::default()
     })
     .await;
     let api = stack.api::<Database>();

@@ -89,6 +89,7 @@ fn fast(rate_per_minute: u32) -> StackOptions {
             "1s".to_owned(),
         ]
         .to_vec(),
+        ..StackOptions::default()
     }
 }
 
@@ -217,7 +218,7 @@ async fn a_429_storm_from_another_client_pauses_the_operator_as_one() {
             provision_delay: Duration::from_millis(500),
             ..SimConfig::default()
         },
-        operator_args: vec!["--poll".into(), "1s".into()],
+        ..StackOptions::default()
     })
     .await;
     let storm = reqwest::Client::new();
@@ -248,4 +249,85 @@ async fn a_429_storm_from_another_client_pauses_the_operator_as_one() {
     );
     assert_eq!(stats.creates.get(Kind::Databases), 10);
     stack.finish().await;
+}
+
+/// A control plane of the test's own, so that restarting its API server disturbs no other
+/// test; stopped on drop.
+struct OwnControlPlane {
+    dir: std::path::PathBuf,
+}
+
+impl OwnControlPlane {
+    /// `None` when the tests run on someone else's cluster (`HTX_E2E_KUBECONFIG` naming kind,
+    /// k3d, a real one): its API server is not ours to restart.
+    fn up() -> Option<Self> {
+        let shared = support::cluster_dir().join("kubeconfig");
+        if std::env::var_os(support::KUBECONFIG_ENV).is_some_and(|path| shared != path) {
+            return None;
+        }
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(support::unique_name("restart-cluster"));
+        let plane = Self { dir };
+        plane.script(&["up"]);
+        Some(plane)
+    }
+
+    fn kubeconfig(&self) -> std::path::PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    fn script(&self, command: &[&str]) {
+        let status = std::process::Command::new(support::repo_root().join("hack/local-cluster.sh"))
+            .args(command)
+            .arg(&self.dir)
+            .env_remove(support::KUBECONFIG_ENV)
+            .status()
+            .expect("hack/local-cluster.sh runs");
+        assert!(status.success(), "hack/local-cluster.sh {command:?} failed");
+    }
+}
+
+impl Drop for OwnControlPlane {
+    fn drop(&mut self) {
+        self.script(&["down"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_restart_mid_run_is_survived() {
+    let Some(plane) = tokio::task::spawn_blocking(OwnControlPlane::up)
+        .await
+        .unwrap()
+    else {
+        eprintln!("skipped: the API server of HTX_E2E_KUBECONFIG's cluster is not ours to restart");
+        return;
+    };
+    let stack = Stack::start(StackOptions {
+        kubeconfig: Some(plane.kubeconfig()),
+        ..fast(600)
+    })
+    .await;
+    let api = stack.api::<Database>();
+    create_many(&api, "before", 20).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.sim.hooks().creates_count(Kind::Databases) < 5 {
+        assert!(Instant::now() < deadline, "no creates before the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let plane = tokio::task::spawn_blocking(move || {
+        plane.script(&["restart-apiserver"]);
+        plane
+    })
+    .await
+    .unwrap();
+
+    // Objects created after the restart are seen only if the operator's watches recovered.
+    create_many(&api, "after", 10).await;
+    all_ready(&api, 30, Duration::from_secs(120)).await;
+    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 30);
+    assert_eq!(portal_names(&stack).len(), 30);
+    stack.finish().await;
+    tokio::task::spawn_blocking(move || drop(plane))
+        .await
+        .unwrap();
 }

@@ -15,7 +15,7 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use tokio::process::{Child, Command};
 
-use super::{TestNamespace, client, kubeconfig_path, unique_name, wait_for};
+use super::{TestNamespace, client_from, kubeconfig_path, unique_name, wait_for};
 
 /// The tokens every stack's simulator knows. Each test gets its own simulator, so these only
 /// need to be unique per stack where a test looks for them in logs.
@@ -32,12 +32,15 @@ pub struct Stack {
     pub token: String,
     operator: Option<Child>,
     operator_args: Vec<String>,
+    kubeconfig: PathBuf,
     log: PathBuf,
 }
 
 /// What differs between tests.
 pub struct StackOptions {
     pub sim: SimConfig,
+    /// Another cluster than the shared test cluster (see [`super::kubeconfig_path`]).
+    pub kubeconfig: Option<PathBuf>,
     /// `htx-operator run` flags besides the portal, token Secret, namespace and metrics address.
     pub operator_args: Vec<String>,
 }
@@ -52,6 +55,7 @@ impl Default for StackOptions {
                 ..SimConfig::default()
             },
             operator_args: vec!["--poll".into(), "1s".into()],
+            kubeconfig: None,
         }
     }
 }
@@ -69,7 +73,8 @@ impl Stack {
     /// Everything but the operator process, for tests that run it their own way (another
     /// identity, several replicas: see `support::OperatorProcess`).
     pub async fn start_without_operator(options: StackOptions) -> Self {
-        let client = client().await;
+        let kubeconfig = options.kubeconfig.unwrap_or_else(kubeconfig_path);
+        let client = client_from(&kubeconfig).await;
         install_crds(&client).await;
         let ns = TestNamespace::new(&client).await;
         let token = format!("htx_{}", unique_name("full").replace('-', "_"));
@@ -95,6 +100,7 @@ impl Stack {
             token,
             operator: None,
             operator_args: options.operator_args,
+            kubeconfig,
         };
         stack.put_token(TOKEN_SECRET, &stack.token.clone()).await;
         stack
@@ -142,7 +148,7 @@ impl Stack {
             .args(["--namespace", self.ns.name()])
             .args(["--metrics-addr", "127.0.0.1:0"])
             .args(&self.operator_args)
-            .env("KUBECONFIG", kubeconfig_path())
+            .env("KUBECONFIG", &self.kubeconfig)
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,tower=info,rustls=info,h2=info",
@@ -196,7 +202,7 @@ impl Stack {
     pub async fn kubectl(&self, args: &[&str]) -> (bool, String) {
         let output = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(kubeconfig_path())
+            .arg(&self.kubeconfig)
             .args(["--namespace", self.ns.name()])
             .args(args)
             .output()
