@@ -279,6 +279,25 @@ async fn follow(
     let uid = object.uid().unwrap_or_default();
     let lock = ctx.backups.lock(database);
     let mut requested = lock.lock().await;
+    // Decide on the status as stored: the watch may not have delivered this process's last
+    // write yet, and a stale copy without the backup id would ask a second time.
+    let Some(stored) = api.get_opt(&object.name_any()).await? else {
+        return Ok(Action::await_change());
+    };
+    if stored.uid() != object.uid() {
+        return Ok(Action::await_change());
+    }
+    written.status = stored.status.unwrap_or_default();
+    let asked = written.status.backup_id.is_some() || written.status.create_requested_at.is_some();
+    if asked && written.status.database_name.as_deref() != Some(database) {
+        // Bound to another database than the copy this reconcile started from said: look again.
+        return Ok(Action::requeue(ctx.timing.poll));
+    }
+    if let Some(id) = written.status.backup_id.clone() {
+        drop(requested);
+        let found = observe(ctx, &client, database, &id, resync).await?;
+        return mirror(object, api, ctx, written, database, &found).await;
+    }
     let listed = client.list_backups(database).await?;
     if written.status.create_requested_at.is_some() {
         let recorded = written.status.request_baseline.clone().unwrap_or_default();
