@@ -156,7 +156,8 @@ async fn drive(
             let message = format!(
                 "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: no portal calls are made"
             );
-            let status = written.with(&[Wanted::ready(false, "Paused", message)]);
+            let mut status = written.with(&[Wanted::ready(false, "Paused", message)]);
+            status.phase = status.phase.or(Some(BackupPhase::Pending));
             written.write(api, object, status).await?;
         }
         return Ok(Action::await_change());
