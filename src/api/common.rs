@@ -127,7 +127,8 @@ pub struct ManagedStatus {
     /// recognises its own resource after a crash and never creates twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<Time>,
-    /// When the operator last reached the portal for this object and found the status current.
+    /// When a reconcile that reached the portal last changed this status. A reconcile that finds
+    /// nothing new writes nothing, so this does not move while the object is settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
 }

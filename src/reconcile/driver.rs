@@ -277,7 +277,7 @@ async fn mirror<K: PortalKind>(
         &wanted,
     );
     let status = K::mirrored(remote, managed);
-    managed::write_if_changed(api, object, &current, status, object.meta().generation, ctx).await?;
+    managed::write_if_changed(api, object, &current, status, object.meta().generation).await?;
     Ok(managed::requeue_for(lifecycle, &ctx.timing))
 }
 

@@ -289,38 +289,27 @@ pub fn failed_conditions(
     conditions::merge(current, &wanted, generation, Timestamp::now())
 }
 
-/// Writes `new` unless it equals `current` (ignoring `lastSyncTime`) and `lastSyncTime` is
-/// recent: a reconcile that changes nothing writes nothing, and a settled object's status is
-/// refreshed once per resync so `lastSyncTime` tells how current it is.
+/// Writes `new` unless it equals `current` (ignoring `lastSyncTime`): a reconcile that changes
+/// nothing writes nothing, so a resync of settled objects costs the API server nothing.
 pub async fn write_if_changed<K, S>(
     api: &Api<K>,
     object: &K,
     current: &S,
     mut new: S,
     generation: Option<i64>,
-    ctx: &Context,
 ) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     S: HasManagedStatus,
 {
     new.managed_mut().observed_generation = generation;
-    let recent = current
-        .managed()
-        .last_sync_time
-        .as_ref()
-        .is_some_and(|t| age(t) < ctx.timing.resync / 2);
-    if new == *current && recent {
+    new.managed_mut().last_sync_time = current.managed().last_sync_time.clone();
+    if new == *current {
         return Ok(());
     }
     new.managed_mut().last_sync_time = Some(Time(Timestamp::now()));
     write_status(api, object, &new).await?;
     Ok(())
-}
-
-fn age(time: &Time) -> Duration {
-    let elapsed = Timestamp::now().duration_since(time.0);
-    Duration::try_from(elapsed).unwrap_or_default()
 }
 
 /// When to look again after mirroring.

@@ -185,6 +185,34 @@ impl Stack {
         self.sim.hooks().hold_creates(false);
     }
 
+    /// The operator's `/metrics` text (its address comes from its log: it binds a free port).
+    pub async fn metrics(&self) -> String {
+        let log = self.operator_log();
+        let addr = log
+            .lines()
+            .rev()
+            .find(|line| line.contains("serving /healthz, /readyz and /metrics"))
+            .and_then(|line| line.split("addr=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the operator logged its metrics address");
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .and_then(|response| response.error_for_status())
+            .expect("the operator serves /metrics")
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The value of one sample of the operator's metrics, 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// Everything the operator process logged so far.
     pub fn operator_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
