@@ -9,7 +9,8 @@
 //! when it has not renewed for the renew deadline (shorter than the lease duration) or sees
 //! another holder, leadership is lost and the caller must stop writing at once (the operator
 //! exits, and Kubernetes restarts it as a standby). A standby takes over at most a lease
-//! duration plus a retry period after the leader's last renewal.
+//! duration plus two retry periods after the leader's last renewal: it sees each renewal within a
+//! retry period, and looks again within one after the Lease expired.
 
 use std::time::Duration;
 

@@ -78,8 +78,8 @@ struct ElectionArgs {
     /// The Lease's namespace (the operator's own; the Deployment sets POD_NAMESPACE).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
-    /// How long a Lease lasts unrenewed: a standby takes over within this (plus one retry period,
-    /// duration / 7.5) after the leader died; the leader renews every retry period and gives up,
+    /// How long a Lease lasts unrenewed: a standby takes over within this plus up to two retry
+    /// periods (duration / 7.5 each) after the leader died; the leader renews every retry period and gives up,
     /// exiting, when it has not renewed for two thirds of it.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     lease_duration: Duration,

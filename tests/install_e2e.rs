@@ -1,13 +1,16 @@
 //! The Helm chart's RBAC is enough, and no more: the chart is installed (Helm 4's SDK), and the
 //! operator runs as a process with the chart's ServiceAccount identity and the chart's own
-//! arguments (no kubelet here to run the Deployment), managing a Database end to end. The same
-//! identity is then refused what the operator must not do.
+//! arguments (no kubelet here to run the Deployment), managing a Database end to end and then
+//! every other kind (Function, Proxy, Backup, BackupSchedule). The same identity is then refused
+//! what the operator must not do.
 
 mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::{Database, DatabaseSpec};
+use htx_operator::api::{
+    Backup, BackupPhase, BackupSchedule, Database, DatabaseSpec, Function, Proxy,
+};
 use htx_operator::sim::Kind;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -97,6 +100,138 @@ async fn database_lifecycle(stack: &Stack, operator: &OperatorProcess) {
     assert!(!log.contains(&stack.token), "the token is in the log");
 }
 
+/// True when the object's status has the condition `Ready=True` (any kind).
+fn ready_json<K: serde::Serialize>(object: &K) -> bool {
+    let value = serde_json::to_value(object).unwrap();
+    value["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+fn completed(backup: &Backup) -> bool {
+    backup.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Completed)
+}
+
+/// Every example of examples/ applied as a user would, and a BackupSchedule that fires every
+/// two seconds: every kind reaches its goal under `operator`'s identity.
+async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
+    let examples = support::repo_root().join("examples");
+    let (ok, output) = stack
+        .kubectl(&["apply", "-f", examples.to_str().unwrap()])
+        .await;
+    assert!(ok, "kubectl apply -f examples/: {output}");
+    wait_for(
+        &stack.api::<Database>(),
+        "analytics",
+        "Ready",
+        SHORT,
+        ready_json,
+    )
+    .await;
+    wait_for(
+        &stack.api::<Function>(),
+        "thumbnails",
+        "Ready",
+        SHORT,
+        ready_json,
+    )
+    .await;
+    wait_for(&stack.api::<Proxy>(), "egress", "Ready", SHORT, ready_json).await;
+    let backups = stack.api::<Backup>();
+    wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
+    for secret in [
+        "analytics-connection",
+        "thumbnails-endpoint",
+        "egress-socks",
+    ] {
+        stack
+            .api::<Secret>()
+            .get(secret)
+            .await
+            .unwrap_or_else(|e| panic!("{secret}: {e}"));
+    }
+
+    let schedule: BackupSchedule = serde_json::from_value(json!({
+        "apiVersion": "htx.vinacis.com/v1alpha1",
+        "kind": "BackupSchedule",
+        "metadata": {"name": "every-2s"},
+        "spec": {"schedule": "*/2 * * * * *", "databaseRef": {"name": "analytics"},
+                 "successfulBackupsHistoryLimit": 1}
+    }))
+    .unwrap();
+    stack
+        .api::<BackupSchedule>()
+        .create(&PostParams::default(), &schedule)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    loop {
+        let scheduled = backups.list(&ListParams::default()).await.unwrap().items;
+        let done = scheduled.iter().any(|b| {
+            completed(b)
+                && b.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|o| o.name == "every-2s"))
+        });
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the schedule made no completed Backup: {:?}\n{}",
+            scheduled
+                .iter()
+                .map(|b| (&b.metadata.name, b.status.as_ref().and_then(|s| s.phase)))
+                .collect::<Vec<_>>(),
+            operator.log_path().display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for(
+        &stack.api::<BackupSchedule>(),
+        "every-2s",
+        "Ready",
+        SHORT,
+        ready_json,
+    )
+    .await;
+    let log = operator.log();
+    assert!(
+        !log.contains("is forbidden") && !log.contains("Forbidden"),
+        "the operator was refused something: {}",
+        operator.log_path().display()
+    );
+}
+
+/// Deletes every object of kind `K` and waits until they are gone, while the operator (and its
+/// RBAC) still runs to take its finalizers off.
+async fn delete_all<K>(stack: &Stack)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api = stack.api::<K>();
+    let names: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|o| o.meta().name.clone())
+        .collect();
+    for name in &names {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    for name in &names {
+        wait_for_deletion(&api, name, "deleted by the operator", SHORT).await;
+    }
+}
+
 fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) {
     match result {
         Err(kube::Error::Api(status)) if status.code == 403 => {}
@@ -133,6 +268,7 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     assert!(lease.spec.unwrap().holder_identity.is_some());
 
     database_lifecycle(&stack, &operator).await;
+    every_kind(&stack, &operator).await;
 
     let sa = client_from(&kubeconfig).await;
     assert_forbidden(
@@ -183,6 +319,14 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
         .await
         .expect("a Secret is read by name");
 
+    // The finalizers come off while the operator still has its permissions.
+    delete_all::<Database>(&stack).await;
+    delete_all::<Function>(&stack).await;
+    delete_all::<Proxy>(&stack).await;
+    assert_eq!(
+        stack.sim.hooks().databases(),
+        Vec::<serde_json::Value>::new()
+    );
     release.uninstall();
     stack.finish().await;
     drop(operator);

@@ -189,12 +189,17 @@ def test_rbac_is_least_privilege(values):
         if "leases" in rule["resources"] and set(rule["verbs"]) != {"create"}:
             assert rule.get("resourceNames"), "the Lease is read and renewed by name"
     granted = {(g, r, v) for rule in rules(objects) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    ours = {(g, r, v) for (g, r, v) in granted if g == "htx.vinacis.com"}
+    expected = set()
     for kind in MANAGED_KINDS:
-        for verb in ("get", "list", "watch", "patch"):
-            assert ("htx.vinacis.com", kind, verb) in granted
-        assert ("htx.vinacis.com", f"{kind}/status", "patch") in granted
-        assert ("htx.vinacis.com", f"{kind}/finalizers", "update") in granted
-    assert {("htx.vinacis.com", "backups", "create"), ("htx.vinacis.com", "backups", "delete")} <= granted
+        expected |= {("htx.vinacis.com", kind, verb) for verb in ("get", "list", "watch")}
+        expected.add(("htx.vinacis.com", f"{kind}/status", "patch"))
+    for kind in ("databases", "functions", "proxies"):  # their finalizer
+        expected.add(("htx.vinacis.com", kind, "patch"))
+    for kind in ("databases", "functions", "proxies", "backupschedules"):  # they own objects
+        expected.add(("htx.vinacis.com", f"{kind}/finalizers", "update"))
+    expected |= {("htx.vinacis.com", "backups", "create"), ("htx.vinacis.com", "backups", "delete")}
+    assert ours == expected, (ours - expected, expected - ours)
     assert {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")} <= granted
 
 

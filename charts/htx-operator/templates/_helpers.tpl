@@ -41,17 +41,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s-leader" (include "htx-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The kinds of htx.vinacis.com the operator manages (plural resource names), as a YAML list. */}}
-{{- define "htx-operator.kinds" -}}
-{{- toYaml (list "databases" "functions" "proxies" "backups" "backupschedules") -}}
-{{- end -}}
-
-{{/* One subresource (status, finalizers) of every managed kind, as a YAML list. */}}
-{{- define "htx-operator.subresources" -}}
-{{- $sub := . -}}
+{{/* A YAML list of plural resource names of htx.vinacis.com, each with an optional subresource. */}}
+{{- define "htx-operator.resources" -}}
+{{- $sub := .sub -}}
 {{- $out := list -}}
-{{- range (list "databases" "functions" "proxies" "backups" "backupschedules") -}}
-{{- $out = append $out (printf "%s/%s" . $sub) -}}
+{{- range .kinds -}}
+{{- $out = append $out (ternary (printf "%s/%s" . $sub) . (ne $sub "")) -}}
 {{- end -}}
 {{- toYaml $out -}}
 {{- end -}}
@@ -61,30 +56,34 @@ The rules for the namespaces the operator manages: the whole cluster (a ClusterR
 watched namespace (a Role). Every rule says why it is there.
 */}}
 {{- define "htx-operator.managerRules" -}}
+{{- $all := list "databases" "functions" "proxies" "backups" "backupschedules" -}}
+{{- $portal := list "databases" "functions" "proxies" -}}
 # Watch the managed kinds: the controllers list and watch them, reconciles read them.
 - apiGroups: [htx.vinacis.com]
   resources:
-    {{- include "htx-operator.kinds" . | nindent 4 }}
+    {{- include "htx-operator.resources" (dict "kinds" $all "sub" "") | nindent 4 }}
   verbs: [get, list, watch]
-# Add and remove the operator's finalizer (a JSON patch of metadata.finalizers, nothing else).
+# Add and remove the finalizer of the kinds that own a portal resource (a JSON patch of
+# metadata.finalizers, nothing else of the object).
 - apiGroups: [htx.vinacis.com]
   resources:
-    {{- include "htx-operator.kinds" . | nindent 4 }}
+    {{- include "htx-operator.resources" (dict "kinds" $portal "sub" "") | nindent 4 }}
   verbs: [patch]
-# A BackupSchedule creates its Backup objects and deletes the oldest beyond its history limit.
+# A BackupSchedule creates its Backup objects and deletes the oldest beyond its history limits.
 - apiGroups: [htx.vinacis.com]
   resources: [backups]
   verbs: [create, delete]
 # Write status (server-side apply on the status subresource only).
 - apiGroups: [htx.vinacis.com]
   resources:
-    {{- include "htx-operator.subresources" "status" | nindent 4 }}
+    {{- include "htx-operator.resources" (dict "kinds" $all "sub" "status") | nindent 4 }}
   verbs: [patch]
-# Owner references with blockOwnerDeletion on the Secrets and Backups an object owns: required
-# where the OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift, for one).
+# Owner references with blockOwnerDeletion on what an object owns (connection Secrets, a
+# schedule's Backups): required where the OwnerReferencesPermissionEnforcement admission plugin
+# is on (OpenShift, for one).
 - apiGroups: [htx.vinacis.com]
   resources:
-    {{- include "htx-operator.subresources" "finalizers" | nindent 4 }}
+    {{- include "htx-operator.resources" (dict "kinds" (append $portal "backupschedules") "sub" "finalizers") | nindent 4 }}
   verbs: [update]
 # Secrets by name only, never listed or watched: read a tokenSecretRef's token, and read, create
 # and update (server-side apply) the connection Secret of writeConnectionSecretToRef.
