@@ -334,7 +334,7 @@ impl TokenClient {
             .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(transport_error)?;
         if status.is_success() {
-            return Ok((!bytes.is_empty()).then(|| bytes.to_vec()));
+            return Ok((!bytes.is_empty()).then(|| Vec::from(bytes)));
         }
         Err(PortalError::from_status(
             route,

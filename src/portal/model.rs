@@ -1,5 +1,6 @@
-//! What the portal sends and accepts. Readers are tolerant: unknown fields are kept in `extra`,
-//! missing ones default, ids may be strings or numbers, and `status` is kept verbatim.
+//! What the portal sends and accepts. Readers are tolerant: unknown fields are ignored (functions
+//! and proxies keep them in `extra`, where their free-form parameters come back), missing ones
+//! default, ids may be strings or numbers, and `status` is kept verbatim.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -22,8 +23,6 @@ pub struct Database {
     /// Connection details, when the portal returns them (host, port, username, password, uri…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<Map<String, Value>>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// The body of `POST /api/portal/databases`.
@@ -47,8 +46,6 @@ pub struct Backup {
     pub completed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// A serverless function (`GET /api/portal/functions`).
@@ -158,7 +155,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn unknown_fields_are_kept_and_missing_ones_default() {
+    fn unknown_fields_are_ignored_and_missing_ones_default() {
         let db: Database = serde_json::from_value(json!({
             "id": 42, "name": "app", "status": "rebalancing", "region": "hcm"
         }))
@@ -166,7 +163,6 @@ mod tests {
         assert_eq!(db.id, "42");
         assert_eq!(db.status, "rebalancing");
         assert_eq!(db.engine, "");
-        assert_eq!(db.extra["region"], "hcm");
         assert_eq!(Lifecycle::of(&db.status), Lifecycle::InProgress);
     }
 
