@@ -188,39 +188,26 @@ async fn reaction(count: usize) {
 
 /// After a restart with N Ready: portal calls made and time until every status is fresh again.
 async fn restart(count: usize) {
-    let resync = Duration::from_secs(60);
     let mut bench = Bench::start(0, 1_000_000, "60s").await;
     bench.create_databases(count, "rest").await;
     bench.wait_all_ready(count, Duration::from_secs(3600)).await;
     bench.kill_operator().await;
-    // Statuses older than half the resync interval are refreshed by the next reconcile.
-    tokio::time::sleep(resync / 2).await;
     bench.sim.hooks().reset_stats();
-    let restarted = Timestamp::now();
     let started = Instant::now();
     bench.start_operator();
-    let api: Api<Database> = bench.api();
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap().items;
-        let fresh = list
-            .iter()
-            .filter(|db| {
-                db.status
-                    .as_ref()
-                    .and_then(|s| s.managed.last_sync_time.as_ref())
-                    .is_some_and(|t| t.0 > restarted)
-            })
-            .count();
-        if fresh == count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    // Fresh again: every object reconciled against the portal by the new process.
+    while bench.reconciles().await < count as f64 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let stats = bench.sim.hooks().stats();
     println!("restart with N={count} Ready");
     println!(
-        "  time until every status is fresh  {:.1} s",
+        "  time until every object is reconciled again  {:.1} s",
         started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  operator RSS after the restart    {:.1} MiB (no creation burst behind it)",
+        bench.operator_rss_mib()
     );
     println!(
         "  portal calls made                 {} ({} creates)",
@@ -245,6 +232,7 @@ struct Bench {
     sim: RunningSim,
     operator: Option<Child>,
     operator_args: Vec<String>,
+    metrics: String,
 }
 
 impl Bench {
@@ -308,6 +296,11 @@ impl Bench {
         )
         .await
         .unwrap();
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
         let operator_args = vec![
             "run".into(),
             "--portal-url".into(),
@@ -317,7 +310,7 @@ impl Bench {
             "--namespace".into(),
             namespace.clone(),
             "--metrics-addr".into(),
-            "127.0.0.1:0".into(),
+            metrics.clone(),
             "--rate-per-minute".into(),
             budget.to_string(),
             "--resync".into(),
@@ -332,6 +325,7 @@ impl Bench {
             sim,
             operator: None,
             operator_args,
+            metrics,
         };
         bench.start_operator();
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -393,6 +387,18 @@ impl Bench {
             .collect();
         let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
         ticks / 100.0
+    }
+
+    /// Successful Database reconciles of the running operator process, from its metrics.
+    async fn reconciles(&self) -> f64 {
+        let sample = r#"htx_reconciles_total{kind="Database",result="success"}"#;
+        let Ok(response) = reqwest::get(format!("http://{}/metrics", self.metrics)).await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// Every request the API server has served, from its own counters.
