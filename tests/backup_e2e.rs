@@ -13,58 +13,15 @@ use htx_operator::sim::Kind;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use support::{
-    DATABASES_TOKEN, FUNCTIONS_TOKEN, Stack, StackOptions, events_report, wait_for,
-    wait_for_deletion,
+    DATABASES_TOKEN, FUNCTIONS_TOKEN, Stack, StackOptions, create, events_report, is_ready,
+    not_ready_because, object, ready, wait_for, wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(60);
 const BACKUPS_ROUTE: &str = "/api/portal/databases/{name}/backups";
-
-fn object<K: DeserializeOwned>(kind: &str, name: &str, spec: serde_json::Value) -> K {
-    serde_json::from_value(json!({
-        "apiVersion": "htx.vinacis.com/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .expect("a valid object")
-}
-
-async fn create<K>(api: &Api<K>, object: &K)
-where
-    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    api.create(&PostParams::default(), object)
-        .await
-        .expect("the object is accepted");
-}
-
-/// The Ready condition's status, reason and message, from any kind's JSON.
-fn ready<K: serde::Serialize>(object: &K) -> Option<(String, String, String)> {
-    let value = serde_json::to_value(object).ok()?;
-    let ready = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?
-        .clone();
-    Some((
-        ready["status"].as_str()?.to_owned(),
-        ready["reason"].as_str()?.to_owned(),
-        ready["message"].as_str()?.to_owned(),
-    ))
-}
-
-fn is_ready<K: serde::Serialize>(object: &K) -> bool {
-    ready(object).is_some_and(|(status, _, _)| status == "True")
-}
-
-fn not_ready_because<K: serde::Serialize>(reason: &'static str) -> impl Fn(&K) -> bool {
-    move |object| ready(object).is_some_and(|(status, r, _)| status == "False" && r == reason)
-}
 
 fn phase(backup: &Backup) -> Option<BackupPhase> {
     backup.status.as_ref()?.phase

@@ -102,28 +102,20 @@ async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
     const RECONCILED: &str = r#"htx_reconciles_total{kind="Database",result="success"}"#;
     stack.sim.hooks().reset_stats();
     let reconciled_before = stack.metric(RECONCILED).await;
-    let statuses_before: Vec<_> = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|db| db.resource_version())
-        .collect();
+    let resource_versions = || async {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        list.iter()
+            .map(|db| db.resource_version())
+            .collect::<Vec<_>>()
+    };
+    let statuses_before = resource_versions().await;
     tokio::time::sleep(Duration::from_secs(25)).await;
     let reconciled = stack.metric(RECONCILED).await - reconciled_before;
     assert!(
         reconciled >= COUNT as f64,
         "{reconciled} reconciles in 25 s at a 10 s resync: every Database is looked at again"
     );
-    let statuses_after: Vec<_> = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|db| db.resource_version())
-        .collect();
+    let statuses_after = resource_versions().await;
     assert_eq!(
         statuses_before, statuses_after,
         "a resync that finds nothing new writes nothing"

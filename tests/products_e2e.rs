@@ -7,50 +7,14 @@ use std::time::Duration;
 use htx_operator::api::{Database, Function, Proxy};
 use htx_operator::sim::Kind;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, PostParams};
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
+use kube::api::DeleteParams;
 use serde_json::json;
-use support::{DATABASES_TOKEN, FUNCTIONS_TOKEN, Stack, StackOptions, wait_for, wait_for_deletion};
+use support::{
+    DATABASES_TOKEN, FUNCTIONS_TOKEN, Stack, StackOptions, create, is_ready, object, ready,
+    wait_for, wait_for_deletion,
+};
 
 const SHORT: Duration = Duration::from_secs(60);
-
-fn object<K: DeserializeOwned>(kind: &str, name: &str, spec: serde_json::Value) -> K {
-    serde_json::from_value(json!({
-        "apiVersion": "htx.vinacis.com/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .expect("a valid object")
-}
-
-/// The Ready condition's status and reason, from any kind's JSON.
-fn ready<K: serde::Serialize>(object: &K) -> Option<(String, String)> {
-    let value = serde_json::to_value(object).ok()?;
-    let ready = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?
-        .clone();
-    Some((
-        ready["status"].as_str()?.to_owned(),
-        ready["reason"].as_str()?.to_owned(),
-    ))
-}
-
-fn is_ready<K: serde::Serialize>(object: &K) -> bool {
-    ready(object).is_some_and(|(status, _)| status == "True")
-}
-
-async fn create<K>(api: &Api<K>, object: &K)
-where
-    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    api.create(&PostParams::default(), object)
-        .await
-        .expect("the object is accepted");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_is_created_mirrored_and_deleted() {
@@ -123,7 +87,7 @@ async fn a_product_scoped_token_writes_only_its_product() {
         "wrong-scope-db",
         "Forbidden",
         SHORT,
-        |db: &Database| ready(db).is_some_and(|(_, reason)| reason == "Forbidden"),
+        |db: &Database| ready(db).is_some_and(|(_, reason, _)| reason == "Forbidden"),
     )
     .await;
     let message = serde_json::to_value(&refused).unwrap()["status"]["conditions"][0]["message"]
@@ -143,7 +107,7 @@ async fn a_product_scoped_token_writes_only_its_product() {
         "wrong-scope-fn",
         "Forbidden",
         SHORT,
-        |f: &Function| ready(f).is_some_and(|(_, reason)| reason == "Forbidden"),
+        |f: &Function| ready(f).is_some_and(|(_, reason, _)| reason == "Forbidden"),
     )
     .await;
 

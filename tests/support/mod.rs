@@ -18,6 +18,7 @@
 
 mod cluster;
 mod namespace;
+mod objects;
 mod operator;
 mod stack;
 mod wait;
@@ -29,6 +30,8 @@ pub use cluster::{
 };
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
+#[allow(unused_imports)]
+pub use objects::{create, is_ready, not_ready_because, object, ready};
 #[allow(unused_imports)]
 pub use operator::{HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig};
 #[allow(unused_imports)]

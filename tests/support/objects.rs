@@ -1,0 +1,48 @@
+//! Building objects of any kind from JSON, and reading their Ready condition.
+
+use kube::api::PostParams;
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+pub fn object<K: DeserializeOwned>(kind: &str, name: &str, spec: serde_json::Value) -> K {
+    serde_json::from_value(json!({
+        "apiVersion": "htx.vinacis.com/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .expect("a valid object")
+}
+
+pub async fn create<K>(api: &Api<K>, object: &K)
+where
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), object)
+        .await
+        .expect("the object is accepted");
+}
+
+/// The Ready condition's status, reason and message, from any kind's JSON.
+pub fn ready<K: serde::Serialize>(object: &K) -> Option<(String, String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let ready = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?
+        .clone();
+    Some((
+        ready["status"].as_str()?.to_owned(),
+        ready["reason"].as_str()?.to_owned(),
+        ready["message"].as_str()?.to_owned(),
+    ))
+}
+
+pub fn is_ready<K: serde::Serialize>(object: &K) -> bool {
+    ready(object).is_some_and(|(status, _, _)| status == "True")
+}
+
+pub fn not_ready_because<K: serde::Serialize>(reason: &'static str) -> impl Fn(&K) -> bool {
+    move |object| ready(object).is_some_and(|(status, r, _)| status == "False" && r == reason)
+}
