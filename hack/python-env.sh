@@ -20,29 +20,8 @@ die() {
   exit 1
 }
 
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
-
-# Debian packages, installed when missing (as hack/local-cluster.sh does).
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
-  log "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq >/dev/null || log "warning: apt-get update reported errors, going on"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "apt-get install ${missing[*]} failed"
-}
+# shellcheck source=hack/packages.sh
+source hack/packages.sh
 
 mkdir -p "$CACHE_DIR"
 exec 7>"$CACHE_DIR/python-env.lock"
