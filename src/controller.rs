@@ -10,10 +10,9 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
@@ -23,8 +22,8 @@ use crate::api::{
 };
 use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
 use crate::reconcile::{
-    self, Context, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots, Timing,
-    TokenLocation, TokenSource, Wake,
+    self, Context, EventRecorder, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots,
+    Timing, TokenLocation, TokenSource, Wake,
 };
 
 /// How the operator runs.
@@ -38,6 +37,8 @@ pub struct RunConfig {
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per kind.
     pub concurrency: u16,
+    /// This replica's name, as the reporting instance of its Events.
+    pub instance: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +64,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         functions: Snapshots::default(),
         proxies: Snapshots::default(),
         backups: Default::default(),
-        recorder: Recorder::new(kube.clone(), Reporter::from("htx-operator")),
+        recorder: EventRecorder::new(kube.clone(), config.instance.clone()),
         timing: config.timing,
         failures: Failures::default(),
         resync_requests: ResyncRequests::default(),
@@ -85,6 +86,11 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     tokio::spawn(async move {
         let ctx = &watcher_context;
         ctx.token_waits.run(&ctx.tokens, SECRET_POLL_INTERVAL).await;
+    });
+    let events_context = context.clone();
+    tokio::spawn(async move {
+        let recorder = &events_context.recorder;
+        recorder.forget_expired_every(EVENTS_FORGET_INTERVAL).await;
     });
     let mut wakes = WakeRouter::new(woken);
     let mut controllers = Vec::new();
@@ -134,6 +140,9 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
 
 /// How often Secrets that objects wait on are checked for a new token.
 const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often the records of Events past their series window are dropped.
+const EVENTS_FORGET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where one set of controllers watches: every namespace, or one.
 struct Scope<'a> {
@@ -206,7 +215,7 @@ impl Scope<'_> {
         let deleted = wiring.deleted;
         let objects = watcher(self.api::<K>(), watcher::Config::default().any_semantic())
             .default_backoff()
-            .modify(|object: &mut K| object.managed_fields_mut().clear())
+            .modify(trim_for_cache)
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(watcher::Event::Delete(object)) = event {
@@ -275,6 +284,18 @@ impl WakeRouter {
     }
 }
 
+/// Drops what the reconciles never read from the cached copy: managedFields, and kubectl's copy
+/// of the last applied manifest (the size of the whole object again).
+fn trim_for_cache<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// A fingerprint of what can change a decision: the spec (generation), the finalizers, the
 /// deletion mark and the operator's annotations. The operator's own status writes leave it
 /// unchanged, so they do not trigger another reconcile.
@@ -300,6 +321,27 @@ fn worth_reconciling<K: Resource>(object: &K) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::api::DatabaseSpec;
+    use kube::ResourceExt;
+
+    #[test]
+    fn the_cached_copy_keeps_what_reconciles_read() {
+        let spec: DatabaseSpec =
+            serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
+                .unwrap();
+        let mut db = Database::new("app", spec);
+        db.metadata.managed_fields = Some(vec![Default::default()]);
+        db.annotations_mut()
+            .insert(LAST_APPLIED_ANNOTATION.into(), "{...}".into());
+        db.annotations_mut()
+            .insert(PAUSED_ANNOTATION.into(), "true".into());
+        trim_for_cache(&mut db);
+        assert_eq!(db.metadata.managed_fields, None);
+        assert_eq!(
+            db.annotations().keys().collect::<Vec<_>>(),
+            [PAUSED_ANNOTATION]
+        );
+        assert_eq!(db.spec.sku, "db-s-1vcpu-1gb");
+    }
 
     #[test]
     fn status_writes_do_not_trigger_but_annotations_do() {

@@ -123,20 +123,21 @@ async fn run(args: RunArgs) -> ExitCode {
         Err(error) => return fail(format!("cannot serve on {}: {error}", args.metrics_addr)),
     };
     let mut health = tokio::spawn(telemetry::serve(listener));
+    let identity = args
+        .election
+        .lease_identity
+        .clone()
+        .unwrap_or_else(leader::default_identity);
     let leader = if args.election.leader_election {
         let client = match kube::Client::try_default().await {
             Ok(client) => client,
             Err(error) => return fail(format!("cannot connect to Kubernetes: {error}")),
         };
         let election = &args.election;
-        let identity = election
-            .lease_identity
-            .clone()
-            .unwrap_or_else(leader::default_identity);
         let lease = LeaseConfig::new(
             &election.lease_namespace,
             &election.lease_name,
-            identity,
+            identity.clone(),
             election.lease_duration,
         );
         tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting to lead");
@@ -159,6 +160,7 @@ async fn run(args: RunArgs) -> ExitCode {
         rate_per_minute: args.rate_per_minute,
         namespaces: args.namespaces,
         concurrency: args.concurrency,
+        instance: identity,
     };
     let mut leader = leader;
     let keep = async {

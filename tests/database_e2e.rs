@@ -5,10 +5,11 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::sim::{Kind, Product, Quota};
+use htx_operator::sim::{Faults, Kind, Product, Quota};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::DynamicObject;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use support::{READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, wait_for, wait_for_deletion};
@@ -394,5 +395,67 @@ async fn bad_input_is_refused_by_the_schema_or_reported() {
         "an Event explains it: {described}"
     );
     assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 0);
+    stack.finish().await;
+}
+
+/// The Warning Events about the object `name`, as (reason, series count: 1 when none).
+async fn warnings_about(stack: &Stack, name: &str) -> Vec<(String, i32)> {
+    let events = stack
+        .ns
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    events
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| {
+            let count = e.series.as_ref().map_or(1, |s| s.count);
+            (e.reason.unwrap_or_default(), count)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_that_repeats_is_one_event_with_a_count() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let down = Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    };
+    stack.sim.hooks().set_faults(down).unwrap();
+    let api = stack.api::<Database>();
+    apply(&api, &database("unlucky", json!({}))).await;
+
+    let deadline = tokio::time::Instant::now() + SHORT;
+    let warnings = loop {
+        let warnings = warnings_about(&stack, "unlucky").await;
+        if warnings.iter().any(|(_, count)| *count >= 3) {
+            break warnings;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Warning repeated three times: {warnings:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        warnings.len(),
+        1,
+        "repeats are counted on one Event: {warnings:?}"
+    );
+    assert_eq!(warnings[0].0, "PortalError");
+
+    stack.sim.hooks().clear_faults();
+    wait_for(
+        &api,
+        "unlucky",
+        "Ready once the portal answers",
+        SHORT,
+        is_ready,
+    )
+    .await;
     stack.finish().await;
 }

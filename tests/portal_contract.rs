@@ -116,7 +116,9 @@ async fn databases_and_backups_round_trip() {
     .await;
     let online = client.get_database("analytics").await.unwrap();
     assert_eq!(online.id, created.id);
-    let connection = online.connection.expect("connection details once online");
+    let connection = online
+        .connection_details()
+        .expect("connection details once online");
     assert!(connection.contains_key("host") && connection.contains_key("password"));
     assert_eq!(client.list_databases().await.unwrap().len(), 1);
 

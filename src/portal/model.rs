@@ -3,10 +3,11 @@
 //! default, ids may be strings or numbers, and `status` is kept verbatim.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A portal database (`GET /api/portal/databases`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Database {
     #[serde(default, deserialize_with = "lenient_string")]
     pub id: String,
@@ -20,9 +21,17 @@ pub struct Database {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_target: Option<String>,
-    /// Connection details, when the portal returns them (host, port, username, password, uri…).
+    /// Connection details, when the portal returns them (host, port, username, password, uri…),
+    /// kept as the JSON text: snapshots hold thousands of databases and read this for few of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection: Option<Map<String, Value>>,
+    pub connection: Option<Box<RawValue>>,
+}
+
+impl Database {
+    /// The connection details as fields, if the portal sent an object.
+    pub fn connection_details(&self) -> Option<Map<String, Value>> {
+        serde_json::from_str(self.connection.as_ref()?.get()).ok()
+    }
 }
 
 /// The body of `POST /api/portal/databases`.

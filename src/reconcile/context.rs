@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kube::runtime::events::Recorder;
-
 use crate::portal::{self, PortalClient};
 
 use super::backup::BackupRequests;
 use super::error::Category;
+use super::events::EventRecorder;
 use super::snapshot::Snapshots;
 use super::tokens::{SecretWatch, TokenLocation, TokenSource, Wake};
 
@@ -42,7 +41,7 @@ pub struct Context {
     pub proxies: Snapshots<portal::Proxy>,
     /// Backup lists and the per-database request locks of the Backup reconcile.
     pub backups: BackupRequests,
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
     /// Objects waiting for their token Secret to change.
     pub token_waits: SecretWatch<Wake>,
     pub timing: Timing,

@@ -80,7 +80,7 @@ impl PortalKind for Database {
     }
 
     fn connection(remote: &portal::Database) -> Option<Map<String, Value>> {
-        remote.connection.clone()
+        remote.connection_details()
     }
 
     fn mirrored(remote: &portal::Database, managed: ManagedStatus) -> DatabaseStatus {

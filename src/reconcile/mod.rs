@@ -8,6 +8,7 @@ mod context;
 mod database;
 pub mod driver;
 mod error;
+mod events;
 mod function;
 mod kind;
 mod managed;
@@ -21,6 +22,7 @@ mod tokens;
 
 pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
+pub use events::EventRecorder;
 pub use kind::{HasManagedStatus, PortalKind};
 pub use snapshot::Snapshots;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

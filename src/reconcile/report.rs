@@ -3,7 +3,6 @@
 use std::fmt::Debug;
 
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -95,18 +94,7 @@ pub async fn publish<K>(ctx: &Context, object: &K, warning: bool, reason: &str, 
 where
     K: Resource<DynamicType = ()>,
 {
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Reconcile".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    if let Err(error) = ctx.recorder.publish(object, warning, reason, note).await {
         tracing::warn!(%error, reason, "could not publish an Event");
     }
 }
