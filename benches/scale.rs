@@ -126,8 +126,16 @@ async fn steady(count: usize) {
     tokio::time::sleep(resync).await;
     bench.sim.hooks().reset_stats();
     let api_before = bench.apiserver_requests().await;
-    tokio::time::sleep(resync * 3).await;
-    let api_requests = bench.apiserver_requests().await - api_before;
+    let operator_before = bench.operator_kube_requests().await;
+    let measured = Instant::now();
+    let mut peak_rss: f64 = 0.0;
+    while measured.elapsed() < resync * 3 {
+        peak_rss = peak_rss.max(bench.operator_rss_mib());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let per_minute = |requests: f64| requests / (measured.elapsed().as_secs_f64() / 60.0);
+    let api_requests = per_minute(bench.apiserver_requests().await - api_before);
+    let operator_requests = per_minute(bench.operator_kube_requests().await - operator_before);
     let stats = bench.sim.hooks().stats();
     println!(
         "steady state, N={count} Ready, resync {} s, measured over 3 intervals",
@@ -135,7 +143,7 @@ async fn steady(count: usize) {
     );
     println!("  idle operator RSS   {idle_rss:.1} MiB (before any object; target <= 20)");
     println!(
-        "  operator RSS        {:.1} MiB (target <= 64 at N=10,000)",
+        "  operator RSS        {:.1} MiB at the end, {peak_rss:.1} MiB at most (target <= 64 at N=10,000)",
         bench.operator_rss_mib()
     );
     println!(
@@ -144,8 +152,7 @@ async fn steady(count: usize) {
         stats.route_total("GET", "/api/portal/databases") as f64 / 3.0
     );
     println!(
-        "  API server requests {:.0} per minute (all clients; the operator is the only busy one)",
-        api_requests as f64 / (resync.as_secs_f64() * 3.0 / 60.0)
+        "  API server requests {operator_requests:.1} per minute from the operator ({api_requests:.0} from all clients)"
     );
     bench.finish().await;
 }
@@ -215,6 +222,14 @@ async fn restart(count: usize) {
         stats.creates.get(Kind::Databases)
     );
     bench.finish().await;
+}
+
+/// The sum of the Prometheus samples in `text` whose line starts with `prefix`.
+fn sum_of_samples(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -389,29 +404,35 @@ impl Bench {
         ticks / 100.0
     }
 
-    /// Successful Database reconciles of the running operator process, from its metrics.
-    async fn reconciles(&self) -> f64 {
-        let sample = r#"htx_reconciles_total{kind="Database",result="success"}"#;
+    /// The sum of the running operator's samples whose name and labels start with `prefix`
+    /// (0 while its metrics are not served yet).
+    async fn operator_metric(&self, prefix: &str) -> f64 {
         let Ok(response) = reqwest::get(format!("http://{}/metrics", self.metrics)).await else {
             return 0.0;
         };
         let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-            .unwrap_or(0.0)
+        sum_of_samples(&text, prefix)
+    }
+
+    /// Successful Database reconciles of the running operator process, from its metrics.
+    async fn reconciles(&self) -> f64 {
+        self.operator_metric(r#"htx_reconciles_total{kind="Database",result="success"}"#)
+            .await
+    }
+
+    /// Requests the operator sent to the API server, from its metrics.
+    async fn operator_kube_requests(&self) -> f64 {
+        self.operator_metric("htx_kube_requests_total{").await
     }
 
     /// Every request the API server has served, from its own counters.
-    async fn apiserver_requests(&self) -> u64 {
+    async fn apiserver_requests(&self) -> f64 {
         let text = self
             .client
             .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
             .await
             .unwrap();
-        text.lines()
-            .filter(|line| line.starts_with("apiserver_request_total{"))
-            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        sum_of_samples(&text, "apiserver_request_total{")
     }
 
     async fn create_database(&self, name: &str) {

@@ -19,6 +19,9 @@ die() {
   printf 'demo: error: %s\n' "$*" >&2
   exit 1
 }
+log() { printf 'demo: %s\n' "$*" >&2; }
+# shellcheck source=hack/packages.sh
+source hack/packages.sh
 
 stop_pid() {
   local file=$1
@@ -64,6 +67,7 @@ up() {
   stop_pid "$DEMO_DIR/portal.pid"
 
   step "building htx-operator and htx-portal-sim (cargo build --release)"
+  apt_install make gcc # jemalloc, the operator's allocator, is built from its C source
   cargo build --release --bins
   local bin="$PWD/target/release"
 

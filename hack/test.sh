@@ -11,6 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+# shellcheck source=hack/packages.sh
+source hack/packages.sh
+
+# The operator's allocator, jemalloc, is built from its C source.
+apt_install make gcc
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

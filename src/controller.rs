@@ -51,7 +51,7 @@ pub enum RunError {
 
 /// Runs every controller until a termination signal.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
-    let kube = kube::Client::try_default().await?;
+    let kube = crate::kube_client::connect().await?;
     let mut portal_config = PortalConfig::new(config.portal_url.clone());
     portal_config.budget = Budget::per_minute(config.rate_per_minute);
     let (token_waits, woken) = SecretWatch::new();

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod controller;
 pub mod duration;
+pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod portal;

@@ -5,10 +5,23 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
+use htx_operator::kube_client;
 use htx_operator::leader::{self, Elector, LeaseConfig};
 use htx_operator::portal::Budget;
 use htx_operator::reconcile::{Timing, TokenLocation};
 use htx_operator::telemetry::{self, Role};
+
+/// jemalloc returns memory to the system after bursts: glibc's malloc kept most of what a wave of
+/// 10,000 creations used resident (see BENCHMARKS.md).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings: one arena (the operator has a handful of threads; more arenas only spread
+/// the heap thinner), and freed pages returned to the system within a second.
+#[cfg(feature = "jemalloc")]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &u8 = &b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
 
 /// Keeps HTX Cloud services in step with Kubernetes objects.
 #[derive(Parser)]
@@ -129,7 +142,7 @@ async fn run(args: RunArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(leader::default_identity);
     let leader = if args.election.leader_election {
-        let client = match kube::Client::try_default().await {
+        let client = match kube_client::connect().await {
             Ok(client) => client,
             Err(error) => return fail(format!("cannot connect to Kubernetes: {error}")),
         };

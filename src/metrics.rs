@@ -64,6 +64,12 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeRequestLabels {
+    /// `get` (a get or a list), `watch`, `create`, `patch`, `update`, `delete` or `other`.
+    verb: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PriorityLabels {
     /// `write` (creates and deletes, served first) or `read`.
     priority: &'static str,
@@ -103,6 +109,7 @@ pub struct Metrics {
     portal_request_duration: HistogramFamily<RouteLabels>,
     rate_limited: Family<RouteLabels, Counter>,
     limiter_wait: HistogramFamily<PriorityLabels>,
+    kube_requests: Family<KubeRequestLabels, Counter>,
     leader: Gauge,
     census: std::sync::Arc<Census>,
 }
@@ -131,6 +138,7 @@ impl Metrics {
             portal_request_duration: Family::new_with_constructor(request_buckets),
             rate_limited: Family::default(),
             limiter_wait: Family::new_with_constructor(wait_buckets),
+            kube_requests: Family::default(),
             leader: Gauge::default(),
             census: std::sync::Arc::new(Census::default()),
             registry: Registry::default(),
@@ -169,6 +177,11 @@ impl Metrics {
             "portal_limiter_wait_seconds",
             "Time a portal request waited for its token's budget, by priority (write or read)",
             metrics.limiter_wait.clone(),
+        );
+        registry.register(
+            "kube_requests",
+            "Requests sent to the Kubernetes API server, by verb (get counts lists too)",
+            metrics.kube_requests.clone(),
         );
         registry.register(
             "leader",
@@ -265,6 +278,13 @@ impl Metrics {
     }
 
     /// Whether this replica is the one running the controllers.
+    /// One request to the Kubernetes API server (see [`crate::kube_client`]).
+    pub fn kube_request(&self, verb: &'static str) {
+        self.kube_requests
+            .get_or_create(&KubeRequestLabels { verb })
+            .inc();
+    }
+
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
     }

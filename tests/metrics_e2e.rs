@@ -100,6 +100,18 @@ async fn the_counters_move_with_a_database_lifecycle() {
     );
     assert!(ready.value(r#"htx_portal_limiter_wait_seconds_count{priority="write"}"#) >= 2.0);
     assert!(ready.sum("htx_portal_request_duration_seconds_count", &[CREATE]) >= 2.0);
+    // Requests to the API server: a watch per kind, and for each Database at least the finalizer
+    // and status patches and the connection Secret.
+    assert!(
+        ready.value(r#"htx_kube_requests_total{verb="watch"}"#) >= 5.0,
+        "{}",
+        ready.0
+    );
+    assert!(
+        ready.value(r#"htx_kube_requests_total{verb="patch"}"#) >= 6.0,
+        "{}",
+        ready.0
+    );
 
     // Bounded labels: no object names, no namespace, no token, no error text.
     for unbounded in ["metered", "counted", stack.ns.name(), stack.token.as_str()] {

@@ -317,7 +317,7 @@ impl TokenClient {
             request = request.json(body);
         }
         let started = Instant::now();
-        let response = match request.send().await {
+        let mut response = match request.send().await {
             Ok(response) => response,
             Err(error) => {
                 crate::metrics::global().portal_response(route, None, started.elapsed());
@@ -332,9 +332,18 @@ impl TokenClient {
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        // Chunk by chunk into one buffer: a list of 10,000 databases is megabytes, and collecting
+        // the chunks first held the body twice (see BENCHMARKS.md).
+        let expected = response
+            .content_length()
+            .unwrap_or(0)
+            .min(PREALLOCATE_AT_MOST);
+        let mut bytes = Vec::with_capacity(expected as usize);
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            bytes.extend_from_slice(&chunk);
+        }
         if status.is_success() {
-            return Ok((!bytes.is_empty()).then(|| Vec::from(bytes)));
+            return Ok((!bytes.is_empty()).then_some(bytes));
         }
         Err(PortalError::from_status(
             route,
@@ -344,6 +353,9 @@ impl TokenClient {
         ))
     }
 }
+
+/// The most a Content-Length header makes us reserve up front (a body may still be longer).
+const PREALLOCATE_AT_MOST: u64 = 64 << 20;
 
 fn decode<T: DeserializeOwned>(route: Route, bytes: &[u8]) -> Result<T, PortalError> {
     serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
