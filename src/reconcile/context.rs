@@ -22,6 +22,13 @@ pub struct Timing {
     pub poll: Duration,
 }
 
+impl Timing {
+    /// The oldest portal snapshot any object accepts.
+    pub fn longest_snapshot_age(&self) -> Duration {
+        self.resync.max(self.poll)
+    }
+}
+
 impl Default for Timing {
     fn default() -> Self {
         Self {

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::portal::PortalError;
@@ -19,17 +21,29 @@ type Slot<T> = Arc<tokio::sync::Mutex<Option<Arc<Snapshot<T>>>>>;
 /// Snapshots of one product, one per token (keyed by the token's fingerprint).
 pub struct Snapshots<T> {
     slots: Mutex<HashMap<u64, Slot<T>>>,
+    /// The oldest snapshot any reader accepts, when known: one older than that is let go before
+    /// the list that replaces it, so that two lists are never held at once.
+    max_age: Option<Duration>,
 }
 
 impl<T> Default for Snapshots<T> {
     fn default() -> Self {
         Self {
             slots: Mutex::new(HashMap::new()),
+            max_age: None,
         }
     }
 }
 
 impl<T> Snapshots<T> {
+    /// Snapshots for readers that never accept one older than `max_age`.
+    pub fn serving_at_most(max_age: Duration) -> Self {
+        Self {
+            max_age: Some(max_age),
+            ..Self::default()
+        }
+    }
+
     /// A snapshot taken at or after `not_before`, listing with `fetch` when the one held is older.
     pub async fn get<F, Fut>(
         &self,
@@ -49,10 +63,16 @@ impl<T> Snapshots<T> {
             .or_default()
             .clone();
         let mut held = slot.lock().await;
-        if let Some(snapshot) = held.as_ref()
-            && snapshot.taken_at >= not_before
-        {
-            return Ok(snapshot.clone());
+        if let Some(snapshot) = held.as_ref() {
+            if snapshot.taken_at >= not_before {
+                return Ok(snapshot.clone());
+            }
+            if self
+                .max_age
+                .is_some_and(|age| snapshot.taken_at.elapsed() > age)
+            {
+                *held = None;
+            }
         }
         let started = Instant::now();
         let items = fetch().await?;
@@ -68,7 +88,7 @@ impl<T> Snapshots<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::sync::Weak;
 
     fn within(age: Duration) -> Instant {
         Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
@@ -124,6 +144,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(other_token.by_name["a"], 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_snapshot_no_reader_accepts_is_let_go_before_the_next_list() {
+        let snapshots = Snapshots::<Arc<u32>>::serving_at_most(Duration::from_secs(60));
+        let first = snapshots
+            .get(1, within(Duration::from_secs(60)), || async {
+                Ok(vec![("a".to_owned(), Arc::new(1))])
+            })
+            .await
+            .unwrap();
+        let first_item = Arc::downgrade(&first.by_name["a"]);
+        drop(first);
+
+        // Still within the oldest age accepted: a reader wanting fresher data lists while the
+        // held snapshot stays, for readers that accept it.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let list_while = |expect_held: bool, value: u32, item: Weak<u32>| {
+            move || async move {
+                assert_eq!(item.upgrade().is_some(), expect_held);
+                Ok(vec![("a".to_owned(), Arc::new(value))])
+            }
+        };
+        let second = snapshots
+            .get(
+                1,
+                within(Duration::from_secs(5)),
+                list_while(true, 2, first_item),
+            )
+            .await
+            .unwrap();
+        let second_item = Arc::downgrade(&second.by_name["a"]);
+        drop(second);
+
+        // Past it: nobody can use the held one, so it is gone before the list.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let third = snapshots
+            .get(
+                1,
+                within(Duration::from_secs(60)),
+                list_while(false, 3, second_item),
+            )
+            .await
+            .unwrap();
+        assert_eq!(*third.by_name["a"], 3);
     }
 
     #[tokio::test]
