@@ -18,10 +18,11 @@ use htx_operator::telemetry::{self, Role};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's settings: one arena (the operator has a handful of threads; more arenas only spread
-/// the heap thinner), and freed pages returned to the system within a second.
+/// the heap thinner), and freed pages returned to the system at once (no measurable CPU cost, see
+/// BENCHMARKS.md).
 #[cfg(feature = "jemalloc")]
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: &u8 = &b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
+static MALLOC_CONF: &u8 = &b"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0\0"[0];
 
 /// Keeps HTX Cloud services in step with Kubernetes objects.
 #[derive(Parser)]
