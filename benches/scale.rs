@@ -498,17 +498,21 @@ impl Bench {
     /// Deletes everything (the operator still running, so finalizers come off) and the namespace.
     async fn finish(mut self) {
         let api = self.api();
-        let _ = api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        while !api
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-        {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        // A collection delete of 10,000 can time out part way: ask again until none is left.
+        loop {
+            let _ = api
+                .delete_collection(&DeleteParams::default(), &ListParams::default())
+                .await;
+            if api
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
         self.kill_operator().await;
         let _ = Api::<Namespace>::all(self.client.clone())
