@@ -62,12 +62,7 @@ async fn converge(count: usize, portal_limit: u32) {
         .await;
     let elapsed = started.elapsed();
     let stats = bench.sim.hooks().stats();
-    let throttled: u64 = stats
-        .requests
-        .iter()
-        .filter(|r| r.status == 429)
-        .map(|r| r.count)
-        .sum();
+    let throttled = stats.with_status(429);
     let portal_calls = stats.total();
     let floor = Duration::from_secs_f64(count as f64 * 60.0 / f64::from(budget));
     println!("converge N={count}, portal limit {portal_limit}/min, operator budget {budget}/min");

@@ -86,12 +86,7 @@ async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
         COUNT as u64,
         "exactly one create each"
     );
-    let throttled: u64 = stats
-        .requests
-        .iter()
-        .filter(|r| r.status == 429)
-        .map(|r| r.count)
-        .sum();
+    let throttled = stats.with_status(429);
     assert_eq!(
         throttled, 0,
         "the operator never made the portal answer 429"

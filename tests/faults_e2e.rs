@@ -236,12 +236,7 @@ async fn a_429_storm_from_another_client_pauses_the_operator_as_one() {
     create_many(&api, "stormy", 10).await;
     all_ready(&api, 10, Duration::from_secs(150)).await;
     let stats = stack.sim.hooks().stats();
-    let throttled: u64 = stats
-        .requests
-        .iter()
-        .filter(|r| r.status == 429)
-        .map(|r| r.count)
-        .sum();
+    let throttled = stats.with_status(429);
     assert!(throttled >= 1, "the storm made the portal answer 429");
     assert!(
         throttled <= 3,

@@ -59,6 +59,15 @@ impl Stats {
             .sum()
     }
 
+    /// Requests answered with this status, any route.
+    pub fn with_status(&self, status: u16) -> u64 {
+        self.requests
+            .iter()
+            .filter(|r| r.status == status)
+            .map(|r| r.count)
+            .sum()
+    }
+
     /// Requests with this method and route template, any status.
     pub fn route_total(&self, method: &str, route: &str) -> u64 {
         self.requests
@@ -150,6 +159,8 @@ mod tests {
         let s = r.snapshot();
         assert_eq!(s.count("GET", route, 200), 2);
         assert_eq!(s.route_total("GET", route), 3);
+        assert_eq!(s.with_status(200), 3);
+        assert_eq!(s.with_status(404), 1);
         assert_eq!(s.total(), 4);
         assert_eq!(s.creates.get(Kind::Backups), 1);
         r.reset();
