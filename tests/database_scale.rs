@@ -8,23 +8,10 @@ use std::time::Duration;
 use htx_operator::api::{Database, DatabaseSpec};
 use htx_operator::sim::{Kind, SimConfig};
 use kube::ResourceExt;
-use kube::api::{ListParams, PostParams};
-use support::{Stack, StackOptions};
-use tokio::time::Instant;
+use kube::api::ListParams;
+use support::{Stack, StackOptions, all_ready, create_databases};
 
 const COUNT: usize = 200;
-
-fn all_ready(list: &[Database]) -> bool {
-    list.len() == COUNT
-        && list.iter().all(|db| {
-            db.status.as_ref().is_some_and(|s| {
-                s.managed
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
@@ -53,33 +40,8 @@ async fn two_hundred_at_once_create_exactly_once_within_the_rate_limit() {
     let spec: DatabaseSpec =
         serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
             .unwrap();
-    let creates: Vec<_> = (0..COUNT)
-        .map(|i| {
-            let api = api.clone();
-            let db = Database::new(&format!("bulk-{i:03}"), spec.clone());
-            tokio::spawn(async move { api.create(&PostParams::default(), &db).await })
-        })
-        .collect();
-    for create in creates {
-        create.await.unwrap().expect("the Database is accepted");
-    }
-
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap().items;
-        if all_ready(&list) {
-            break;
-        }
-        let ready = list
-            .iter()
-            .filter(|db| all_ready(std::slice::from_ref(db)))
-            .count();
-        assert!(
-            Instant::now() < deadline,
-            "only {ready} of {COUNT} Ready in time"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    create_databases(&api, &spec, "bulk", COUNT).await;
+    all_ready(&api, COUNT, Duration::from_secs(240)).await;
     let stats = stack.sim.hooks().stats();
     assert_eq!(
         stats.creates.get(Kind::Databases),

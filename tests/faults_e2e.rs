@@ -7,58 +7,14 @@ use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
 use htx_operator::sim::{Faults, Kind, SimConfig};
-use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::{Api, ResourceExt};
-use support::{Stack, StackOptions, TOKEN_SECRET};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, ListParams};
+use support::{Stack, StackOptions, TOKEN_SECRET, all_ready, create_databases};
 use tokio::time::Instant;
 
 fn spec() -> DatabaseSpec {
     serde_json::from_value(serde_json::json!({"engine": "postgresql", "sku": "db-s-1vcpu-1gb"}))
         .unwrap()
-}
-
-async fn create_many(api: &Api<Database>, prefix: &str, count: usize) {
-    let creates: Vec<_> = (0..count)
-        .map(|i| {
-            let api = api.clone();
-            let db = Database::new(&format!("{prefix}-{i:03}"), spec());
-            tokio::spawn(async move { api.create(&PostParams::default(), &db).await })
-        })
-        .collect();
-    for create in creates {
-        create.await.unwrap().expect("the Database is accepted");
-    }
-}
-
-fn ready(db: &Database) -> bool {
-    db.status.as_ref().is_some_and(|s| {
-        s.managed
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
-/// Waits until `count` Databases exist and all are Ready; reports the stragglers otherwise.
-async fn all_ready(api: &Api<Database>, count: usize, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap().items;
-        let waiting: Vec<String> = list
-            .iter()
-            .filter(|db| !ready(db))
-            .map(|db| db.name_any())
-            .collect();
-        if list.len() == count && waiting.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {count} Ready in time; waiting: {waiting:?}",
-            list.len() - waiting.len()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// Every portal database name, asserting none appears twice.
@@ -109,7 +65,7 @@ async fn a_flaky_slow_portal_still_converges_exactly_once() {
         })
         .unwrap();
     let api = stack.api::<Database>();
-    create_many(&api, "flaky", 40).await;
+    create_databases(&api, &spec(), "flaky", 40).await;
     all_ready(&api, 40, Duration::from_secs(180)).await;
     assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 40);
     assert_eq!(portal_names(&stack).len(), 40);
@@ -121,7 +77,7 @@ async fn a_flaky_slow_portal_still_converges_exactly_once() {
 async fn kills_during_200_creates_then_200_deletes_leave_nothing_behind() {
     let mut stack = Stack::start(fast(500)).await;
     let api = stack.api::<Database>();
-    create_many(&api, "churn", 200).await;
+    create_databases(&api, &spec(), "churn", 200).await;
     for threshold in [30, 90, 150] {
         let deadline = Instant::now() + Duration::from_secs(120);
         while stack.sim.hooks().creates_count(Kind::Databases) < threshold {
@@ -164,11 +120,11 @@ async fn kills_during_200_creates_then_200_deletes_leave_nothing_behind() {
 async fn a_revoked_token_then_a_rotated_secret_recovers_every_object() {
     let stack = Stack::start(fast(600)).await;
     let api = stack.api::<Database>();
-    create_many(&api, "before", 10).await;
+    create_databases(&api, &spec(), "before", 10).await;
     all_ready(&api, 10, Duration::from_secs(60)).await;
 
     stack.sim.hooks().revoke_token(&stack.token).unwrap();
-    create_many(&api, "during", 10).await;
+    create_databases(&api, &spec(), "during", 10).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let list = api.list(&ListParams::default()).await.unwrap().items;
@@ -233,7 +189,7 @@ async fn a_429_storm_from_another_client_pauses_the_operator_as_one() {
     stack.sim.hooks().reset_stats();
 
     let api = stack.api::<Database>();
-    create_many(&api, "stormy", 10).await;
+    create_databases(&api, &spec(), "stormy", 10).await;
     all_ready(&api, 10, Duration::from_secs(150)).await;
     let stats = stack.sim.hooks().stats();
     let throttled = stats.with_status(429);
@@ -303,7 +259,7 @@ async fn an_api_server_restart_mid_run_is_survived() {
     })
     .await;
     let api = stack.api::<Database>();
-    create_many(&api, "before", 20).await;
+    create_databases(&api, &spec(), "before", 20).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while stack.sim.hooks().creates_count(Kind::Databases) < 5 {
         assert!(Instant::now() < deadline, "no creates before the restart");
@@ -317,7 +273,7 @@ async fn an_api_server_restart_mid_run_is_survived() {
     .unwrap();
 
     // Objects created after the restart are seen only if the operator's watches recovered.
-    create_many(&api, "after", 10).await;
+    create_databases(&api, &spec(), "after", 10).await;
     all_ready(&api, 30, Duration::from_secs(120)).await;
     assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 30);
     assert_eq!(portal_names(&stack).len(), 30);

@@ -31,7 +31,7 @@ pub use cluster::{
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
 #[allow(unused_imports)]
-pub use objects::{create, is_ready, not_ready_because, object, ready};
+pub use objects::{create, create_databases, is_ready, not_ready_because, object, ready};
 #[allow(unused_imports)]
 pub use operator::{HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig};
 #[allow(unused_imports)]
@@ -39,4 +39,4 @@ pub use stack::{
     DATABASES_TOKEN, FUNCTIONS_TOKEN, READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, install_crds,
 };
 #[allow(unused_imports)]
-pub use wait::{events_report, wait_for, wait_for_deletion};
+pub use wait::{all_ready, events_report, wait_for, wait_for_deletion};

@@ -1,5 +1,6 @@
 //! Building objects of any kind from JSON, and reading their Ready condition.
 
+use htx_operator::api::{Database, DatabaseSpec};
 use kube::api::PostParams;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
@@ -45,4 +46,23 @@ pub fn is_ready<K: serde::Serialize>(object: &K) -> bool {
 
 pub fn not_ready_because<K: serde::Serialize>(reason: &'static str) -> impl Fn(&K) -> bool {
     move |object| ready(object).is_some_and(|(status, r, _)| status == "False" && r == reason)
+}
+
+/// Creates `count` Databases named `{prefix}-000`… with `spec`, all at once.
+pub async fn create_databases(
+    api: &Api<Database>,
+    spec: &DatabaseSpec,
+    prefix: &str,
+    count: usize,
+) {
+    let creates: Vec<_> = (0..count)
+        .map(|i| {
+            let api = api.clone();
+            let db = Database::new(&format!("{prefix}-{i:03}"), spec.clone());
+            tokio::spawn(async move { api.create(&PostParams::default(), &db).await })
+        })
+        .collect();
+    for create in creates {
+        create.await.unwrap().expect("the Database is accepted");
+    }
 }

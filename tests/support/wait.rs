@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use super::objects::is_ready;
+
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Polls the object `name` until `cond` holds for it and returns it.
@@ -180,4 +182,30 @@ fn event_time(e: &Event) -> Option<String> {
                 .as_ref()
                 .map(|t| t.0.to_string())
         })
+}
+
+/// Waits until exactly `count` objects exist in `api` and all are Ready; reports the stragglers
+/// otherwise.
+pub async fn all_ready<K>(api: &Api<K>, count: usize, timeout: Duration)
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        let waiting: Vec<String> = list
+            .iter()
+            .filter(|object| !is_ready(*object))
+            .map(|object| object.meta().name.clone().unwrap_or_default())
+            .collect();
+        if list.len() == count && waiting.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} Ready in time; waiting: {waiting:?}",
+            list.len() - waiting.len()
+        );
+        tokio::time::sleep(MAX_POLL_INTERVAL).await;
+    }
 }
