@@ -323,12 +323,16 @@ mod tests {
     use crate::api::DatabaseSpec;
     use kube::ResourceExt;
 
-    #[test]
-    fn the_cached_copy_keeps_what_reconciles_read() {
+    fn database() -> Database {
         let spec: DatabaseSpec =
             serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
                 .unwrap();
-        let mut db = Database::new("app", spec);
+        Database::new("app", spec)
+    }
+
+    #[test]
+    fn the_cached_copy_keeps_what_reconciles_read() {
+        let mut db = database();
         db.metadata.managed_fields = Some(vec![Default::default()]);
         db.annotations_mut()
             .insert(LAST_APPLIED_ANNOTATION.into(), "{...}".into());
@@ -345,10 +349,7 @@ mod tests {
 
     #[test]
     fn status_writes_do_not_trigger_but_annotations_do() {
-        let spec: DatabaseSpec =
-            serde_json::from_value(serde_json::json!({"engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
-                .unwrap();
-        let mut db = Database::new("app", spec);
+        let mut db = database();
         db.metadata.generation = Some(1);
         let before = worth_reconciling(&db);
         db.status = Some(Default::default());
