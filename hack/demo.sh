@@ -41,6 +41,9 @@ down() {
   stop_pid "$DEMO_DIR/portal.pid"
   if [[ -d $CLUSTER_DIR ]]; then
     hack/local-cluster.sh down "$CLUSTER_DIR"
+    # The local cluster's objects are gone: the portal's must go too, or the next demo's objects
+    # would find their names taken.
+    rm -f "$DEMO_DIR/portal-state.json"
   fi
   echo "demo stopped (logs kept in $DEMO_DIR)"
 }
