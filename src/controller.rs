@@ -20,7 +20,7 @@ use crate::api::{
     Backup, BackupSchedule, Database, Function, PAUSED_ANNOTATION, Proxy,
     RECONCILE_REQUESTED_ANNOTATION,
 };
-use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
+use crate::portal::{PortalClient, PortalConfig, SetupError};
 use crate::reconcile::{
     self, Context, EventRecorder, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots,
     Timing, TokenLocation, TokenSource, Wake,
@@ -29,10 +29,9 @@ use crate::reconcile::{
 /// How the operator runs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub portal_url: String,
+    pub portal: PortalConfig,
     pub default_token: TokenLocation,
     pub timing: Timing,
-    pub rate_per_minute: u32,
     /// Empty: every namespace.
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per kind.
@@ -46,18 +45,16 @@ pub enum RunError {
     #[error("cannot connect to Kubernetes (in-cluster config or KUBECONFIG): {0}")]
     Kube(#[from] kube::Error),
     #[error("cannot set up the portal client: {0}")]
-    Portal(#[from] PortalError),
+    Portal(#[from] SetupError),
 }
 
 /// Runs every controller until a termination signal.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let kube = crate::kube_client::connect().await?;
-    let mut portal_config = PortalConfig::new(config.portal_url.clone());
-    portal_config.budget = Budget::per_minute(config.rate_per_minute);
     let (token_waits, woken) = SecretWatch::new();
     let context = Arc::new(Context {
         token_waits,
-        portal: PortalClient::new(portal_config)?,
+        portal: PortalClient::new(config.portal.clone())?,
         tokens: TokenSource::new(kube.clone()),
         default_token: config.default_token.clone(),
         databases: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
@@ -76,10 +73,10 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         config.namespaces.iter().cloned().map(Some).collect()
     };
     tracing::info!(
-        portal = %config.portal_url,
+        portal = %config.portal.base_url,
         namespaces = ?config.namespaces,
         resync_s = config.timing.resync.as_secs(),
-        rate_per_minute = config.rate_per_minute,
+        rate_per_minute = config.portal.budget.requests,
         "htx-operator starting"
     );
     let watcher_context = context.clone();

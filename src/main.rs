@@ -7,7 +7,7 @@ use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
 use htx_operator::kube_client;
 use htx_operator::leader::{self, Elector, LeaseConfig};
-use htx_operator::portal::Budget;
+use htx_operator::portal::{Budget, PortalConfig};
 use htx_operator::reconcile::{Timing, TokenLocation};
 use htx_operator::telemetry::{self, Role};
 
@@ -67,6 +67,13 @@ struct RunArgs {
     /// Portal requests per minute per token (the portal allows 120).
     #[arg(long, default_value_t = Budget::DEFAULT_PER_MINUTE)]
     rate_per_minute: u32,
+    /// The longest one portal request may take, connection included.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    portal_timeout: Duration,
+    /// Accept a plain `http://` portal URL of another machine: the token then crosses the network
+    /// in clear. Without it only `https://` and loopback `http://` are accepted.
+    #[arg(long)]
+    allow_insecure_http: bool,
     /// Where `/healthz`, `/readyz` and `/metrics` are served (port 0: any free port, logged).
     #[arg(long, default_value = "127.0.0.1:8080")]
     metrics_addr: SocketAddr,
@@ -132,6 +139,13 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("htx-operator: {error}");
         ExitCode::FAILURE
     };
+    let mut portal = PortalConfig::new(args.portal_url.clone());
+    portal.budget = Budget::per_minute(args.rate_per_minute);
+    portal.timeout = args.portal_timeout;
+    portal.allow_insecure_http = args.allow_insecure_http;
+    if let Err(error) = portal.validate() {
+        return fail(error.to_string());
+    }
     let listener = match telemetry::bind(args.metrics_addr).await {
         Ok(listener) => listener,
         Err(error) => return fail(format!("cannot serve on {}: {error}", args.metrics_addr)),
@@ -165,13 +179,12 @@ async fn run(args: RunArgs) -> ExitCode {
         None
     };
     let config = RunConfig {
-        portal_url: args.portal_url,
+        portal,
         default_token: args.token_secret,
         timing: Timing {
             resync: args.resync,
             poll: args.poll,
         },
-        rate_per_minute: args.rate_per_minute,
         namespaces: args.namespaces,
         concurrency: args.concurrency,
         instance: identity,

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Url, redirect};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use super::error::PortalError;
 use super::limiter::{Budget, Limiter, Priority};
 use super::model::{Backup, CreateDatabase, CreateProduct, Database, Function, Proxy};
+use super::redact::scrub;
 use super::routes::{Access, Route};
 use super::token::ApiToken;
 
@@ -26,6 +28,11 @@ pub struct PortalConfig {
     /// Limit on one HTTP exchange, connection included.
     pub timeout: Duration,
     pub retry: Backoff,
+    /// Accept an `http://` URL of a host other than this machine (the token would cross the
+    /// network in clear). Loopback `http://` is always accepted (simulators, tests).
+    pub allow_insecure_http: bool,
+    /// The largest response body read; a longer one is an error, not a memory spike.
+    pub max_body_bytes: u64,
 }
 
 impl PortalConfig {
@@ -35,8 +42,60 @@ impl PortalConfig {
             budget: Budget::default(),
             timeout: Duration::from_secs(30),
             retry: Backoff::default(),
+            allow_insecure_http: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
+
+    /// Checks the base URL: https (or loopback http, or http where explicitly allowed), no user
+    /// name or password in it.
+    pub fn validate(&self) -> Result<(), SetupError> {
+        self.checked_url().map(drop)
+    }
+
+    fn checked_url(&self) -> Result<String, SetupError> {
+        let text = self.base_url.trim().trim_end_matches('/');
+        let url = Url::parse(text).map_err(|_| SetupError::NotAUrl(text.to_owned()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(SetupError::CredentialsInUrl);
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&url) => {}
+            "http" => return Err(SetupError::InsecureUrl(text.to_owned())),
+            _ => return Err(SetupError::NotAUrl(text.to_owned())),
+        }
+        Ok(text.to_owned())
+    }
+}
+
+/// 64 MiB: a list of 10,000 databases is a few MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+
+fn is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a portal client cannot be set up: a configuration mistake, found before any request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error("the portal URL '{0}' is not an http(s) URL: give it as https://host[:port]")]
+    NotAUrl(String),
+    #[error(
+        "the portal URL '{0}' is plain http to another machine, so the API token would cross the network in clear: use https://, or allow it explicitly (--allow-insecure-http)"
+    )]
+    InsecureUrl(String),
+    #[error(
+        "the portal URL carries a user name or password: remove them; credentials belong in the token Secret"
+    )]
+    CredentialsInUrl,
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
 }
 
 /// Jittered exponential backoff between attempts of one call.
@@ -91,18 +150,18 @@ struct Inner {
 }
 
 impl PortalClient {
-    pub fn new(config: PortalConfig) -> Result<Self, PortalError> {
+    pub fn new(config: PortalConfig) -> Result<Self, SetupError> {
+        let base_url = config.checked_url()?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("htx-operator/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the token to whatever address the answer names.
+            .redirect(redirect::Policy::none())
             .build()
-            .map_err(|error| PortalError::Transport {
-                message: format!("cannot build the HTTP client: {error}"),
-                sent: false,
-            })?;
+            .map_err(|error| SetupError::Build(error.to_string()))?;
         let mut config = config;
-        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+        config.base_url = base_url;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -221,7 +280,7 @@ impl TokenClient {
         let body = self
             .call::<()>(route, name, None, PortalError::is_transient)
             .await?;
-        decode(route, body.as_deref().unwrap_or(b"null"))
+        self.decode(route, body.as_deref().unwrap_or(b"null"))
     }
 
     async fn create<B: Serialize, T: DeserializeOwned>(
@@ -236,7 +295,7 @@ impl TokenClient {
             CreateRetry::OnTransient => PortalError::is_transient,
         };
         match self.call(route, name, body, may_repeat).await? {
-            Some(bytes) => decode(route, &bytes).map(Some),
+            Some(bytes) => self.decode(route, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -326,12 +385,31 @@ impl TokenClient {
         };
         let status = response.status();
         crate::metrics::global().portal_response(route, Some(status.as_u16()), started.elapsed());
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .map(|text| self.scrub(text));
+            return Err(PortalError::Redirected {
+                status: status.as_u16(),
+                location,
+            });
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let limit = self.client.inner.config.max_body_bytes;
+        let too_large = || PortalError::TooLarge { route, limit };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_large());
+        }
         // Chunk by chunk into one buffer: a list of 10,000 databases is megabytes, and collecting
         // the chunks first held the body twice (see BENCHMARKS.md).
         let expected = response
@@ -340,6 +418,9 @@ impl TokenClient {
             .min(PREALLOCATE_AT_MOST);
         let mut bytes = Vec::with_capacity(expected as usize);
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
@@ -349,20 +430,26 @@ impl TokenClient {
             route,
             status.as_u16(),
             retry_after,
-            error_text(&bytes),
+            error_text(&bytes).map(|text| self.scrub(&text)),
         ))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, route: Route, bytes: &[u8]) -> Result<T, PortalError> {
+        serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
+            route,
+            // serde quotes the values it could not read, and those came from the portal.
+            message: self.scrub(&error.to_string()),
+        })
+    }
+
+    /// A portal text without this client's token (see [`scrub`]).
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, self.token.expose())
     }
 }
 
 /// The most a Content-Length header makes us reserve up front (a body may still be longer).
 const PREALLOCATE_AT_MOST: u64 = 64 << 20;
-
-fn decode<T: DeserializeOwned>(route: Route, bytes: &[u8]) -> Result<T, PortalError> {
-    serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
-        route,
-        message: error.to_string(),
-    })
-}
 
 /// The portal's `{"error": "…"}` text, or a short excerpt of a body that is not JSON.
 fn error_text(bytes: &[u8]) -> Option<String> {
@@ -378,7 +465,7 @@ fn error_text(bytes: &[u8]) -> Option<String> {
     }
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
-    (!text.is_empty()).then(|| text.chars().take(200).collect())
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 fn transport_error(error: reqwest::Error) -> PortalError {

@@ -63,6 +63,21 @@ pub enum PortalError {
 
     #[error("the portal answered {route:?} with a body that could not be read: {message}")]
     Decode { route: Route, message: String },
+
+    #[error(
+        "the portal answered {status} (a redirect{}): the operator does not follow redirects, so the token never goes to another address; set the portal URL to the address the portal should be reached at",
+        .location.as_deref().map(|to| format!(" to {to}")).unwrap_or_default()
+    )]
+    Redirected {
+        status: u16,
+        location: Option<String>,
+    },
+
+    #[error(
+        "the portal's answer to {route:?} is larger than {} MiB: refused without reading it all",
+        .limit >> 20
+    )]
+    TooLarge { route: Route, limit: u64 },
 }
 
 fn detail(message: &Option<String>) -> String {
@@ -127,7 +142,8 @@ impl PortalError {
             Self::Rejected { .. } => "Rejected",
             Self::Server { .. } => "PortalError",
             Self::Transport { .. } => "PortalUnreachable",
-            Self::Decode { .. } => "UnexpectedResponse",
+            Self::Decode { .. } | Self::TooLarge { .. } => "UnexpectedResponse",
+            Self::Redirected { .. } => "Redirected",
         }
     }
 }

@@ -29,6 +29,12 @@ pub struct Faults {
     pub delete_status: Option<u16>,
     /// Seed for the random choices, for reproducible runs.
     pub seed: Option<u64>,
+    /// Error texts repeat the token the request presented (`API token '…' is not valid`), as a
+    /// careless portal might.
+    pub echo_token: bool,
+    /// Every portal request is answered `307 Temporary Redirect` to this base URL (plus the
+    /// request's path), as a portal that moved might.
+    pub redirect_to: Option<String>,
 }
 
 impl Faults {
@@ -60,7 +66,7 @@ impl Faults {
 }
 
 /// The faults drawn for one request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Roll {
     pub error: bool,
     pub drop: bool,
@@ -68,6 +74,8 @@ pub(crate) struct Roll {
     pub latency: Duration,
     pub create_status: Option<u16>,
     pub delete_status: Option<u16>,
+    pub echo_token: bool,
+    pub redirect_to: Option<String>,
 }
 
 #[derive(Debug)]
@@ -121,6 +129,8 @@ impl FaultState {
             latency: Duration::from_millis(f.latency_ms),
             create_status: f.create_status,
             delete_status: f.delete_status,
+            echo_token: f.echo_token,
+            redirect_to: f.redirect_to.clone(),
         }
     }
 }

@@ -33,6 +33,19 @@ pub(crate) async fn gate(
     };
     let ctl = req.extensions().get::<Arc<ConnCtl>>().cloned();
     let roll = s.faults.roll();
+    if let Some(base) = &roll.redirect_to {
+        let target = format!("{}{}", base.trim_end_matches('/'), req.uri().path());
+        let mut resp = error_response(StatusCode::TEMPORARY_REDIRECT, "moved");
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            resp.headers_mut().insert(header::LOCATION, location);
+        }
+        s.stats.request(&method, route, resp.status().as_u16());
+        return resp;
+    }
+    let presented = roll
+        .echo_token
+        .then(|| bearer(req.headers()).map(str::to_owned))
+        .flatten();
     if !roll.latency.is_zero() {
         tokio::time::sleep(roll.latency).await;
     }
@@ -56,9 +69,33 @@ pub(crate) async fn gate(
     if roll.drop {
         return drop_connection(&s, &method, route, ctl).await;
     }
+    let resp = match presented {
+        Some(token) if resp.status().as_u16() >= 400 => repeat_token(resp, &token).await,
+        _ => resp,
+    };
     s.stats.request(&method, route, resp.status().as_u16());
     tracing::debug!(%method, route, status = resp.status().as_u16(), "portal request");
     resp
+}
+
+/// The same error with the presented token in its text, as a careless portal writes it.
+async fn repeat_token(resp: Response, token: &str) -> Response {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let text = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|body| body["error"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut echoed = error_response(status, &format!("{text} (API token '{token}')"));
+    if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
+        echoed
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after.clone());
+    }
+    echoed
 }
 
 /// Token, IP allowlist, rate limit and scope: the error response, or `None` to go on.
@@ -74,7 +111,7 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
     let Some(entry) = s.tokens.lookup(token) else {
         return Some(error_response(
             StatusCode::UNAUTHORIZED,
-            "invalid or revoked token",
+            "API token is not valid (unknown, revoked or rotated)",
         ));
     };
     let ip = req
