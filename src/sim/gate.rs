@@ -15,7 +15,7 @@ use axum::response::Response;
 
 use super::auth::{Action, bearer, permits};
 use super::error::error_response;
-use super::faults::Roll;
+use super::faults::{AfterEffect, Call, Roll};
 use super::handle::Shared;
 use super::model::Kind;
 use super::ratelimit::retry_after_secs;
@@ -66,6 +66,15 @@ pub(crate) async fn gate(
             }
         }
     };
+    match resp.extensions().get::<AfterEffect>() {
+        Some(AfterEffect::Stall) => {
+            // Never answer: the client times out, and the connection closes when it goes.
+            s.stats.request(&method, route, 0);
+            return std::future::pending().await;
+        }
+        Some(AfterEffect::LoseAnswer) => return drop_connection(&s, &method, route, ctl).await,
+        _ => {}
+    }
     if roll.drop {
         return drop_connection(&s, &method, route, ctl).await;
     }
@@ -111,7 +120,7 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
     let Some(entry) = s.tokens.lookup(token) else {
         return Some(error_response(
             StatusCode::UNAUTHORIZED,
-            "API token is not valid (unknown, revoked or rotated)",
+            "invalid or revoked token",
         ));
     };
     let ip = req
@@ -169,6 +178,29 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
 
 /// Holds successful creates while hold-creates is on, and applies success-code overrides.
 async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Response {
+    let call = match op.action {
+        Action::Create => Some(Call::Create),
+        Action::Delete => Some(Call::Delete),
+        Action::Read => None,
+    };
+    if let Some(call) = call
+        && resp.status().is_success()
+        && let Some(fault) = s.faults.take_armed(call)
+    {
+        let call_name = if call == Call::Create {
+            "create"
+        } else {
+            "delete"
+        };
+        s.stats.fired(call_name, fault.as_str());
+        return match fault {
+            AfterEffect::ServerError => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service temporarily unavailable (injected fault)",
+            ),
+            AfterEffect::LoseAnswer | AfterEffect::Stall => lost_answer(fault),
+        };
+    }
     let replacement = match op.action {
         Action::Create if resp.status() == StatusCode::CREATED => {
             s.hold.wait().await;
@@ -187,6 +219,13 @@ async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Respon
     }
     let mut resp = resp;
     *resp.status_mut() = code;
+    resp
+}
+
+/// A response that marks its connection to be closed without an answer (see `gate`).
+fn lost_answer(fault: AfterEffect) -> Response {
+    let mut resp = Response::new(Body::empty());
+    resp.extensions_mut().insert(fault);
     resp
 }
 
