@@ -104,7 +104,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.controller(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::backup::reconcile,
+                reconcile: reconcile::reconcile::<Backup>,
                 ready: |backup: &Backup| {
                     crate::metrics::ready_of(&backup.status.as_ref()?.conditions)
                 },
@@ -117,7 +117,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.controller(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::schedule::reconcile,
+                reconcile: reconcile::reconcile::<BackupSchedule>,
                 ready: |schedule: &BackupSchedule| {
                     crate::metrics::ready_of(&schedule.status.as_ref()?.conditions)
                 },
@@ -176,7 +176,7 @@ impl Scope<'_> {
         self.controller(
             wakes,
             Wiring {
-                reconcile: reconcile::driver::reconcile::<K>,
+                reconcile: reconcile::reconcile::<K>,
                 ready: |object: &K| {
                     let status = reconcile::HasManagedStatus::managed(object.status()?);
                     crate::metrics::ready_of(&status.conditions)
@@ -216,6 +216,7 @@ impl Scope<'_> {
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(watcher::Event::Delete(object)) = event {
+                    context.forget(object);
                     deleted(context.clone(), object.clone());
                 }
             })
@@ -236,7 +237,7 @@ impl Scope<'_> {
             .shutdown_on_signal()
             .run(
                 move |object, ctx| crate::metrics::instrument(K::kind(&()), reconcile(object, ctx)),
-                reconcile::driver::error_policy::<K>,
+                reconcile::error_policy::<K>,
                 self.context.clone(),
             )
             .for_each(|result| async move {

@@ -64,6 +64,10 @@ struct RunArgs {
     /// How often objects in progress (creating, failing) look again.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     poll: Duration,
+    /// How long the portal's lists may take to show what was just created. A backup whose
+    /// request's answer was lost is looked for that long, then reported OutcomeUnknown.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    list_lag: Duration,
     /// Portal requests per minute per token (the portal allows 120).
     #[arg(long, default_value_t = Budget::DEFAULT_PER_MINUTE)]
     rate_per_minute: u32,
@@ -184,6 +188,7 @@ async fn run(args: RunArgs) -> ExitCode {
         timing: Timing {
             resync: args.resync,
             poll: args.poll,
+            list_lag: args.list_lag,
         },
         namespaces: args.namespaces,
         concurrency: args.concurrency,

@@ -105,12 +105,16 @@ pub enum BackupPhase {
     Completed,
     /// The portal reports it failed. Final: create a new Backup to try again.
     Failed,
+    /// The request's answer was lost and the portal never listed a backup that could be this
+    /// one's: whether it was taken cannot be told. Final: the operator never asks twice; check
+    /// the portal, and create a new Backup to ask again.
+    OutcomeUnknown,
 }
 
 impl BackupPhase {
-    /// Completed and Failed do not change any more.
+    /// Completed, Failed and OutcomeUnknown do not change any more.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        matches!(self, Self::Completed | Self::Failed | Self::OutcomeUnknown)
     }
 }
 
@@ -126,7 +130,7 @@ pub struct BackupStatus {
     /// `Failed`, `Forbidden` …). `Synced`: the last reconcile reached the portal without error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// Pending, Running, Completed or Failed.
+    /// Pending, Running, Completed, Failed or OutcomeUnknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<BackupPhase>,
     /// The portal name of the database backed up; fixed once the backup is asked for.

@@ -83,6 +83,17 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
+/// How an object came to hold its portal resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Ownership {
+    /// The portal answered this object's create with it.
+    Created,
+    /// Taken over with `adoptExisting: true`.
+    Adopted,
+    /// Mirrored only (`managementPolicy: Observe`): never this object's to change or delete.
+    Observed,
+}
+
 /// A key of a Secret in the object's own namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -123,10 +134,20 @@ pub struct ManagedStatus {
     /// The portal's raw status string (e.g. `creating`, `online`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    /// Set just before the operator asks the portal to create the resource; with it the operator
-    /// recognises its own resource after a crash and never creates twice.
+    /// How this object came to hold the portal resource: `Created` (the portal answered this
+    /// object's create), `Adopted` (`adoptExisting`) or `Observed` (`managementPolicy: Observe`).
+    /// Only a `Created` or `Adopted` resource is ever deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+    /// Set just before the operator asks the portal to create the resource. Until the answer is
+    /// known (`ownership`), a resource of that name found soon after is this object's: after a
+    /// crash the operator recognises it and never creates twice. A refused create clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<Time>,
+    /// Set when the portal accepted the deletion; the finalizer stays until the portal says the
+    /// resource is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_requested_at: Option<Time>,
     /// When a reconcile that reached the portal last changed this status. A reconcile that finds
     /// nothing new writes nothing, so this does not move while the object is settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,7 +14,7 @@ pub use backup::{
 pub use backup_schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
-    PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
+    Ownership, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};

@@ -2,6 +2,7 @@
 //! every call, retries where they are safe.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -185,6 +186,7 @@ impl PortalClient {
             client: self.clone(),
             token,
             limiter,
+            reserved_write: AtomicBool::new(false),
         }
     }
 }
@@ -194,9 +196,22 @@ pub struct TokenClient {
     client: PortalClient,
     token: ApiToken,
     limiter: Arc<Limiter>,
+    /// A write permit already waited for (see [`TokenClient::reserve_write`]).
+    reserved_write: AtomicBool,
 }
 
 impl TokenClient {
+    /// Waits at the limiter for a write permit now and keeps it for this client's next create or
+    /// delete, so that what the caller does in between (recording its intent) happens right
+    /// before the request leaves, not before the wait.
+    pub async fn reserve_write(&self) {
+        if !self.reserved_write.load(Ordering::Acquire) {
+            let waited = self.limiter.acquire(Priority::Write).await;
+            crate::metrics::global().limiter_waited(Priority::Write, waited);
+            self.reserved_write.store(true, Ordering::Release);
+        }
+    }
+
     /// Tells tokens apart without exposing them (see [`ApiToken::fingerprint`]).
     pub fn fingerprint(&self) -> u64 {
         self.token.fingerprint()
@@ -208,6 +223,15 @@ impl TokenClient {
 
     pub async fn get_database(&self, name: &str) -> Result<Database, PortalError> {
         self.read(Route::GetDatabase, Some(name)).await
+    }
+
+    /// The database of that name; `None` when the portal answers 404.
+    pub async fn find_database(&self, name: &str) -> Result<Option<Database>, PortalError> {
+        match self.get_database(name).await {
+            Ok(found) => Ok(Some(found)),
+            Err(PortalError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// `None` when the portal accepted the create without returning the object (202/204).
@@ -323,8 +347,15 @@ impl TokenClient {
         let url = format!("{}{}", inner.config.base_url, route.path(name));
         let mut attempt = 1;
         loop {
-            let waited = self.limiter.acquire(priority).await;
-            crate::metrics::global().limiter_waited(priority, waited);
+            let reserved =
+                priority == Priority::Write && self.reserved_write.swap(false, Ordering::AcqRel);
+            let waited = if reserved {
+                Duration::ZERO
+            } else {
+                let waited = self.limiter.acquire(priority).await;
+                crate::metrics::global().limiter_waited(priority, waited);
+                waited
+            };
             let started = Instant::now();
             let result = self.send_once(route, &url, body).await;
             tracing::debug!(

@@ -130,6 +130,22 @@ impl PortalError {
         }
     }
 
+    /// True when the portal answered and did not act: a definite refusal (or no request left at
+    /// all). A create refused this way created nothing; anything else may have.
+    pub fn is_refusal(&self) -> bool {
+        self.certainly_not_applied()
+            || matches!(
+                self,
+                Self::Unauthorized { .. }
+                    | Self::QuotaExceeded { .. }
+                    | Self::Forbidden { .. }
+                    | Self::NotFound { .. }
+                    | Self::AlreadyExists { .. }
+                    | Self::Rejected { .. }
+                    | Self::Redirected { .. }
+            )
+    }
+
     /// A short, stable word for the kind of error: condition reasons and metric labels use it.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -258,6 +274,28 @@ mod tests {
         assert!(
             PortalError::from_status(Route::CreateDatabase, 429, None, None)
                 .certainly_not_applied()
+        );
+    }
+
+    #[test]
+    fn refusals_are_answers_that_did_nothing() {
+        for status in [400, 401, 402, 403, 404, 409, 422, 429] {
+            assert!(on_create(status, "x").is_refusal(), "{status}");
+        }
+        assert!(!on_create(500, "x").is_refusal());
+        assert!(
+            !PortalError::Transport {
+                message: "reset".into(),
+                sent: true
+            }
+            .is_refusal()
+        );
+        assert!(
+            PortalError::Redirected {
+                status: 301,
+                location: None
+            }
+            .is_refusal()
         );
     }
 }

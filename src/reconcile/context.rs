@@ -20,6 +20,9 @@ pub struct Timing {
     pub resync: Duration,
     /// How old it may be for an object in progress (creating, deleting, failing).
     pub poll: Duration,
+    /// How long the portal's lists may take to show a resource just created: one whose request's
+    /// answer was lost is looked for that long before its outcome is called unknown.
+    pub list_lag: Duration,
 }
 
 impl Timing {
@@ -34,6 +37,7 @@ impl Default for Timing {
         Self {
             resync: Duration::from_secs(600),
             poll: Duration::from_secs(5),
+            list_lag: Duration::from_secs(120),
         }
     }
 }
@@ -56,6 +60,16 @@ pub struct Context {
     pub resync_requests: ResyncRequests,
 }
 
+impl Context {
+    /// Drops what is kept per object once the object is gone.
+    pub fn forget<K: kube::Resource<DynamicType = ()>>(&self, object: &K) {
+        let key = super::shell::object_key(object);
+        self.failures.reset(&key);
+        self.resync_requests.forget(&key);
+        self.token_waits.forget(&Wake::of(object));
+    }
+}
+
 /// The last `reconcile-requested-at` value handled per object, to tell a new request from one
 /// already served. Empty after a restart: then each annotated object looks once more.
 #[derive(Default)]
@@ -75,6 +89,10 @@ impl ResyncRequests {
         }
         handled.insert(key.to_owned(), value.to_owned());
         true
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.handled.lock().expect("resync requests").remove(key);
     }
 }
 

@@ -7,7 +7,7 @@ use crate::api::{Function, FunctionStatus, ManagedStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient};
 
 use super::context::Context;
-use super::kind::{PortalKind, has_managed_status, managed_fields};
+use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
 has_managed_status!(FunctionStatus);
@@ -46,6 +46,9 @@ impl PortalKind for Function {
     async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
         client.delete_function(name).await
     }
+
+    /// The portal lists functions but has no route to ask about one.
+    const LOOK_UP: Option<LookUp<portal::Function>> = None;
 
     fn remote_name(remote: &portal::Function) -> &str {
         &remote.name

@@ -8,7 +8,7 @@ use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient, 
 
 use super::context::Context;
 use super::function::parameter_drift;
-use super::kind::{PortalKind, has_managed_status, managed_fields};
+use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
 has_managed_status!(ProxyStatus);
@@ -48,6 +48,9 @@ impl PortalKind for Proxy {
     async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
         client.delete_proxy(name).await
     }
+
+    /// The portal lists proxys but has no route to ask about one.
+    const LOOK_UP: Option<LookUp<portal::Proxy>> = None;
 
     fn remote_name(remote: &portal::Proxy) -> &str {
         &remote.name

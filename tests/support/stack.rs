@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use htx_operator::api::crds;
-use htx_operator::sim::{RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::sim::{Product, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -245,11 +245,42 @@ impl Stack {
     }
 
     /// Deletes the test's objects while the operator still runs (so their finalizers come
-    /// off), checks no token reached the log, stops the operator, deletes the namespace.
-    pub async fn finish(mut self) {
+    /// off), checks that nothing is left at the portal and that no token reached the log, stops
+    /// the operator, deletes the namespace.
+    pub async fn finish(self) {
+        self.finish_leaving(Product::Databases, &[]).await;
+    }
+
+    /// [`Stack::finish`] for a test that left portal resources on purpose (orphaned, made out of
+    /// band): exactly `kept` of `product` may remain, and nothing else anywhere.
+    pub async fn finish_leaving(mut self, product: Product, kept: &[&str]) {
+        self.delete_all::<htx_operator::api::BackupSchedule>().await;
+        self.delete_all::<htx_operator::api::Backup>().await;
         self.delete_all::<htx_operator::api::Database>().await;
         self.delete_all::<htx_operator::api::Function>().await;
         self.delete_all::<htx_operator::api::Proxy>().await;
+        for each in Product::ALL {
+            let mut left: Vec<String> = self
+                .sim
+                .hooks()
+                .resources(each)
+                .iter()
+                .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            left.sort();
+            let mut expected: Vec<String> = if each == product {
+                kept.iter().map(|name| (*name).to_owned()).collect()
+            } else {
+                Vec::new()
+            };
+            expected.sort();
+            assert_eq!(
+                left,
+                expected,
+                "{} left at the portal after every object was deleted",
+                each.as_str()
+            );
+        }
         let log = self.operator_log();
         let tokens = [
             self.token.as_str(),
@@ -268,6 +299,7 @@ impl Stack {
 }
 
 impl Stack {
+    /// Deletes every object of kind `K` in the test namespace and waits until they are gone.
     async fn delete_all<K>(&self)
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -276,15 +308,26 @@ impl Stack {
             + std::fmt::Debug,
     {
         let api = self.api::<K>();
-        let _ = api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
+        api.delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot delete the {}s: {e}", K::kind(&())));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::time::Instant::now() < deadline {
-            match api.list(&ListParams::default()).await {
-                Ok(list) if list.items.is_empty() => break,
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        loop {
+            let left = api
+                .list(&ListParams::default())
+                .await
+                .unwrap_or_else(|e| panic!("cannot list the {}s: {e}", K::kind(&())));
+            if left.items.is_empty() {
+                return;
             }
+            let names: Vec<String> = left.items.iter().map(|o| o.name_any()).collect();
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}s still there a minute after they were deleted: {names:?} (operator log: {})",
+                K::kind(&()),
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
