@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use htx_operator::api::crds;
+use htx_operator::api::{crds, crds_without_rules};
 use htx_operator::sim::{RunningSim, Scope, SimConfig, Simulator, TokenSpec};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -289,10 +289,26 @@ impl Stack {
     }
 }
 
-/// Applies the operator's CRDs (server-side, idempotent) and waits until they are served.
+/// Applies the operator's CRDs (server-side, idempotent) and waits until they are served. An
+/// API server before 1.25 gets them without validation rules (`htx-operator crds
+/// --without-rules`): it would refuse them.
 pub async fn install_crds(client: &Client) {
+    let version = client
+        .apiserver_version()
+        .await
+        .expect("the API server tells its version");
+    let minor: u32 = version
+        .minor
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or_else(|_| panic!("unexpected server version {version:?}"));
+    let crds = if minor < 25 {
+        crds_without_rules()
+    } else {
+        crds()
+    };
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in crds() {
+    for crd in crds {
         let name = crd.name_any();
         let mut patch = serde_json::to_value(&crd).unwrap();
         patch["apiVersion"] = "apiextensions.k8s.io/v1".into();
