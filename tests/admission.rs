@@ -97,7 +97,7 @@ fn every_rule_has_a_case() {
 /// The current server with the CRDs installed (idempotent across test processes).
 async fn server() -> Client {
     let client = current_client().await;
-    install_crds(&client).await;
+    install_crds(&client, crds()).await;
     client
 }
 
