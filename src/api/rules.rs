@@ -29,7 +29,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::core::Rule;
 
-/// A field that cannot change once set (checked on updates of objects that have it).
+/// A field that cannot change once set. Kubernetes checks it on updates where the old and the
+/// new object both have the field: an optional field can still be added or removed, unless a
+/// rule on its struct says otherwise (`has(self.x) == has(oldSelf.x)`).
 pub fn immutable(message: &str) -> Rule {
     Rule::new("self == oldSelf").message(message)
 }
