@@ -12,7 +12,8 @@
 #   hack/current-apiserver.sh env DIR    print `export KUBECONFIG=...` lines for eval
 #
 # The build uses an apt configuration of its own (sources, lists, cache, an empty dpkg status)
-# under the cache directory, so the machine's apt is left alone; the Go build runs offline.
+# in its build directory, so the machine's apt is left alone; the Go build runs offline (GOPATH
+# mode, GOPROXY=off). It unpacks about 2 GB, into /dev/shm when there is room.
 #
 # Environment:
 #   HTX_CACHE_DIR           where the binaries are cached (default ~/.cache/htx-operator)
