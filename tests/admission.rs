@@ -58,15 +58,21 @@ fn crd_of(kind: &str) -> CustomResourceDefinition {
         .unwrap_or_else(|| panic!("no CRD of kind {kind}"))
 }
 
-/// Every rule of every CRD has a case that it refuses, and every case names a rule its kind has.
+/// Every rule of every CRD has a message of its own there and a case that it refuses, and every
+/// case names a rule its kind has.
 #[test]
 fn every_rule_has_a_case() {
     let cases = cases();
     let mut missing = Vec::new();
     for crd in crds() {
         let kind = &crd.spec.names.kind;
+        let mut messages = BTreeSet::new();
         for rule in rules::rules_of(&crd) {
             let message = rule.message.unwrap_or_default();
+            assert!(
+                messages.insert(message.clone()),
+                "two rules of {kind} have the message {message:?}: a case could not tell them apart"
+            );
             let covered = cases
                 .iter()
                 .any(|c| &c.kind == kind && c.rule == message && c.refuses_something());
