@@ -1,8 +1,10 @@
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use htx_operator::api;
 use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
 use htx_operator::kube_client;
@@ -40,7 +42,11 @@ enum Command {
     Crds {
         /// Write `<name>.yaml` files into this directory instead of printing.
         #[arg(long)]
-        dir: Option<std::path::PathBuf>,
+        dir: Option<PathBuf>,
+        /// Leave out the validation rules (x-kubernetes-validations), for Kubernetes before 1.25:
+        /// the operator checks the same itself.
+        #[arg(long)]
+        without_rules: bool,
     },
     /// Print the version.
     Version,
@@ -116,22 +122,32 @@ struct ElectionArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crds { dir: None } => print!("{}", htx_operator::api::crds_yaml()),
-        Command::Crds { dir: Some(dir) } => {
-            for (name, yaml) in htx_operator::api::crd_files() {
-                if let Err(error) = std::fs::write(dir.join(&name), yaml) {
-                    eprintln!(
-                        "htx-operator: cannot write {}: {error}",
-                        dir.join(name).display()
-                    );
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
+        Command::Crds { dir, without_rules } => return write_crds(dir.as_deref(), without_rules),
         Command::Version => println!("htx-operator {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => {
             telemetry::init_logging();
             return run(*args).await;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `htx-operator crds`: the CRDs on stdout, or one file each in `dir`.
+fn write_crds(dir: Option<&Path>, without_rules: bool) -> ExitCode {
+    let crds = if without_rules {
+        api::crds_without_rules()
+    } else {
+        api::crds()
+    };
+    let Some(dir) = dir else {
+        print!("{}", api::crds_yaml(&crds));
+        return ExitCode::SUCCESS;
+    };
+    for (name, yaml) in api::crd_files(&crds) {
+        let path = dir.join(name);
+        if let Err(error) = std::fs::write(&path, yaml) {
+            eprintln!("htx-operator: cannot write {}: {error}", path.display());
+            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS

@@ -13,6 +13,27 @@ pub const RECONCILE_REQUESTED_ANNOTATION: &str = "htx.vinacis.com/reconcile-requ
 /// Guards the portal resource: removed only once it is deleted there (or orphaned).
 pub const FINALIZER: &str = "htx.vinacis.com/finalizer";
 
+/// Admission rule of every managed kind (see [`super::rules`]): once the object is bound to a
+/// portal resource (`status.externalName`), the name its spec asks for (`spec.externalName`, else
+/// `metadata.name`) stays that one. An update that leaves the asked name as it was passes too, so
+/// that an object bound before the rule existed can still be edited and its status written.
+pub const EXTERNAL_NAME_STAYS_BOUND: (&str, &str) = (
+    concat!(
+        "!has(oldSelf.status) || !has(oldSelf.status.externalName) || ",
+        "(has(self.spec.externalName) ? self.spec.externalName : self.metadata.name) in [",
+        "oldSelf.status.externalName, ",
+        "has(oldSelf.spec.externalName) ? oldSelf.spec.externalName : oldSelf.metadata.name]"
+    ),
+    "spec.externalName cannot change once the object is bound to a portal resource (status.externalName): set it back to that name, or create a new object",
+);
+
+/// Admission rule of every managed kind: without `spec.externalName`, `metadata.name` is the
+/// portal name and must be a valid one (the operator's `InvalidName`).
+pub const NAME_IS_A_PORTAL_NAME: (&str, &str) = (
+    "has(self.spec.externalName) || self.metadata.name.matches('^[a-z][a-z0-9-]{1,61}[a-z0-9]$')",
+    "metadata.name is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen): set spec.externalName to one",
+);
+
 /// The fields every kind that owns a portal resource shares.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

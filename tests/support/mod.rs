@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 mod cluster;
+mod current;
 mod namespace;
 mod objects;
 mod operator;
@@ -27,6 +28,10 @@ mod wait;
 pub use cluster::{
     KUBECONFIG_ENV, UNPRIVILEGED_USER, client, client_from, cluster_dir, kubeconfig_path,
     repo_root, unprivileged_client, unprivileged_kubeconfig_path,
+};
+#[allow(unused_imports)]
+pub use current::{
+    CURRENT_KUBECONFIG_ENV, current_client, current_dir, current_kubeconfig_path, current_kubectl,
 };
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
