@@ -60,7 +60,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         databases: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         functions: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         proxies: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
-        backups: Default::default(),
+        backups: reconcile::backup::BackupRequests::serving_at_most(config.timing.poll),
         recorder: EventRecorder::new(kube.clone(), config.instance.clone()),
         timing: config.timing,
         failures: Failures::default(),
@@ -84,10 +84,13 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         let ctx = &watcher_context;
         ctx.token_waits.run(&ctx.tokens, SECRET_POLL_INTERVAL).await;
     });
-    let events_context = context.clone();
+    let sweeping_context = context.clone();
     tokio::spawn(async move {
-        let recorder = &events_context.recorder;
-        recorder.forget_expired_every(EVENTS_FORGET_INTERVAL).await;
+        let mut ticks = tokio::time::interval(FORGET_INTERVAL);
+        loop {
+            ticks.tick().await;
+            sweeping_context.forget_stale();
+        }
     });
     let mut wakes = WakeRouter::new(woken);
     let mut controllers = Vec::new();
@@ -138,8 +141,8 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
 /// How often Secrets that objects wait on are checked for a new token.
 const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How often the records of Events past their series window are dropped.
-const EVENTS_FORGET_INTERVAL: Duration = Duration::from_secs(60);
+/// How often what nothing can use any more is dropped (see `Context::forget_stale`).
+const FORGET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where one set of controllers watches: every namespace, or one.
 struct Scope<'a> {

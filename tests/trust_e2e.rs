@@ -415,3 +415,37 @@ async fn a_stale_copy_cannot_write_a_guarded_status() {
     .expect("the current copy may write");
     stack.finish().await;
 }
+
+/// Finding 3: `parameters` cannot rename what is created (nor set a typed field): the object
+/// is refused before any portal call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_cannot_rename_what_is_created() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = stack.api::<Function>();
+    create(
+        &api,
+        &function(
+            "renamed",
+            json!({"parameters": {"name": "elsewhere", "memory_mb": 128}}),
+        ),
+    )
+    .await;
+    let refused = wait_for(
+        &api,
+        "renamed",
+        "InvalidSpec",
+        SHORT,
+        not_ready_because("InvalidSpec"),
+    )
+    .await;
+    let (_, _, message) = ready(&refused).unwrap();
+    assert!(message.contains("'name'"), "{message}");
+    let stats = stack.sim.hooks().stats();
+    assert!(
+        stats.create_attempts.is_empty(),
+        "{:?}",
+        stats.create_attempts
+    );
+    assert!(portal_names(&stack, Product::Functions).is_empty());
+    stack.finish().await;
+}

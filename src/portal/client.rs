@@ -147,7 +147,8 @@ pub struct PortalClient {
 struct Inner {
     http: reqwest::Client,
     config: PortalConfig,
-    limiters: Mutex<HashMap<u64, Arc<Limiter>>>,
+    /// One limiter per token (by fingerprint), with when it was last handed out.
+    limiters: Mutex<HashMap<u64, (Arc<Limiter>, Instant)>>,
 }
 
 impl PortalClient {
@@ -174,20 +175,49 @@ impl PortalClient {
 
     /// The calls made with one token, sharing that token's limiter with every other caller.
     pub fn with_token(&self, token: ApiToken) -> TokenClient {
-        let limiter = self
+        let mut limiters = self
             .inner
             .limiters
             .lock()
-            .expect("limiter registry poisoned")
-            .entry(token.fingerprint())
-            .or_insert_with(|| Arc::new(Limiter::new(self.inner.config.budget)))
-            .clone();
+            .expect("limiter registry poisoned");
+        let (limiter, last_used) = limiters.entry(token.fingerprint()).or_insert_with(|| {
+            (
+                Arc::new(Limiter::new(self.inner.config.budget)),
+                Instant::now(),
+            )
+        });
+        *last_used = Instant::now();
+        let limiter = limiter.clone();
+        drop(limiters);
         TokenClient {
             client: self.clone(),
             token,
             limiter,
             reserved_write: AtomicBool::new(false),
         }
+    }
+}
+
+impl PortalClient {
+    /// Drops the limiters of tokens nobody used for `idle` (their scheduler tasks end with
+    /// them): a token seen once, then rotated away, costs nothing for long.
+    pub fn forget_idle(&self, idle: Duration) {
+        self.inner
+            .limiters
+            .lock()
+            .expect("limiter registry poisoned")
+            .retain(|_, (limiter, last_used)| {
+                Arc::strong_count(limiter) > 1 || last_used.elapsed() < idle
+            });
+    }
+
+    /// How many tokens have a limiter (for tests and the memory benchmark).
+    pub fn tokens_limited(&self) -> usize {
+        self.inner
+            .limiters
+            .lock()
+            .expect("limiter registry poisoned")
+            .len()
     }
 }
 
@@ -541,6 +571,23 @@ mod tests {
             let late = backoff.delay(30);
             assert!(late >= Duration::from_millis(500) && late < Duration::from_millis(1500));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limiters_of_tokens_nobody_uses_are_dropped() {
+        let portal = PortalClient::new(PortalConfig::new("https://portal.example")).unwrap();
+        let old = portal.with_token(ApiToken::new("htx_rotated_away").unwrap());
+        drop(old);
+        tokio::time::advance(Duration::from_secs(600)).await;
+        let kept = portal.with_token(ApiToken::new("htx_in_use").unwrap());
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 1);
+        tokio::time::advance(Duration::from_secs(600)).await;
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 1, "a client still holds it");
+        drop(kept);
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 0);
     }
 
     #[test]

@@ -28,7 +28,6 @@ use super::snapshot::Snapshots;
 use super::tokens::TokenLocation;
 
 /// What the Backup reconciles of one operator process share.
-#[derive(Default)]
 pub struct BackupRequests {
     /// Lists of one database's backups, per token and database, shared by the Backups that
     /// follow a running backup.
@@ -39,6 +38,19 @@ pub struct BackupRequests {
 }
 
 impl BackupRequests {
+    /// Lists of backups are never used older than `max_age` (the poll interval).
+    pub fn serving_at_most(max_age: std::time::Duration) -> Self {
+        Self {
+            snapshots: Snapshots::serving_at_most(max_age),
+            databases: Mutex::default(),
+        }
+    }
+
+    /// See [`Context::forget_stale`](super::Context::forget_stale).
+    pub fn forget_stale(&self) {
+        self.snapshots.forget_stale();
+    }
+
     fn lock(&self, database: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut databases = self.databases.lock().expect("backup request locks");
         // Locks nobody holds or waits for are dropped, so the map does not grow with every

@@ -61,6 +61,20 @@ pub struct Context {
 }
 
 impl Context {
+    /// Drops what nothing can use any more: Event records past their series window, portal
+    /// lists no reader accepts, token reads past their freshness, the limiters of tokens not
+    /// used for a while. The operator's memory then follows what it manages now, not every
+    /// token and object it ever saw.
+    pub fn forget_stale(&self) {
+        self.recorder.forget_expired();
+        self.databases.forget_stale();
+        self.functions.forget_stale();
+        self.proxies.forget_stale();
+        self.backups.forget_stale();
+        self.tokens.forget_stale();
+        self.portal.forget_idle(IDLE_LIMITER);
+    }
+
     /// Drops what is kept per object once the object is gone.
     pub fn forget<K: kube::Resource<DynamicType = ()>>(&self, object: &K) {
         let key = super::shell::object_key(object);
@@ -69,6 +83,10 @@ impl Context {
         self.token_waits.forget(&Wake::of(object));
     }
 }
+
+/// How long a token's limiter is kept unused: longer than any pause a 429 imposes and than its
+/// budget window, so a new one behaves exactly as the old would have.
+const IDLE_LIMITER: Duration = Duration::from_secs(15 * 60);
 
 /// The last `reconcile-requested-at` value handled per object, to tell a new request from one
 /// already served. Empty after a restart: then each annotated object looks once more.

@@ -55,6 +55,10 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     let status = run.status().clone();
     let state = object_state(object, &status);
     let (desired, recorded) = (state.desired(), state.recorded());
+    if !desired.deleting {
+        // Bad input costs nothing: refused before any portal call.
+        object.check_parameters()?;
+    }
     let mut decision = decide(&desired, &recorded, None);
     let mut seen = Seen::Unlisted;
     let mut client = None;
@@ -258,7 +262,6 @@ async fn create<K: PortalKind>(
     let object = run.object;
     let name = state.lookup_name().to_owned();
     managed::check_portal_name(state)?;
-    object.check_parameters()?;
     if mode == CreateMode::Recreate && recorded.id.is_some() {
         let note = format!(
             "the portal {} '{name}' was deleted outside Kubernetes: creating it again",

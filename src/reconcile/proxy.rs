@@ -7,7 +7,8 @@ use crate::api::{ManagedStatus, Proxy, ProxyStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient, percent_encode};
 
 use super::context::Context;
-use super::function::parameter_drift;
+use super::error::Error;
+use super::function::{no_owned_parameters, parameter_drift};
 use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
@@ -49,7 +50,11 @@ impl PortalKind for Proxy {
         client.delete_proxy(name).await
     }
 
-    /// The portal lists proxys but has no route to ask about one.
+    fn check_parameters(&self) -> Result<(), Error> {
+        no_owned_parameters(self.spec.parameters.as_ref(), &["type"])
+    }
+
+    /// The portal lists proxies but has no route to ask about one.
     const LOOK_UP: Option<LookUp<portal::Proxy>> = None;
 
     fn remote_name(remote: &portal::Proxy) -> &str {
