@@ -22,8 +22,8 @@ use crate::api::{
 };
 use crate::portal::{PortalClient, PortalConfig, SetupError};
 use crate::reconcile::{
-    self, Context, EventRecorder, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots,
-    Timing, TokenLocation, TokenSource, Wake,
+    self, Bindings, Context, DefaultCredentials, EventRecorder, Failures, PortalKind,
+    ResyncRequests, SecretWatch, Snapshots, Timing, TokenLocation, TokenSource, Wake,
 };
 
 /// How the operator runs.
@@ -31,6 +31,11 @@ use crate::reconcile::{
 pub struct RunConfig {
     pub portal: PortalConfig,
     pub default_token: TokenLocation,
+    /// The namespaces the default token serves, by name (with `default_token_selector` empty
+    /// too: every namespace).
+    pub default_token_namespaces: Vec<String>,
+    /// A label selector of the namespaces the default token serves.
+    pub default_token_selector: Option<String>,
     pub timing: Timing,
     /// Empty: every namespace.
     pub namespaces: Vec<String>,
@@ -56,7 +61,12 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         token_waits,
         portal: PortalClient::new(config.portal.clone())?,
         tokens: TokenSource::new(kube.clone()),
-        default_token: config.default_token.clone(),
+        default_credentials: DefaultCredentials::new(
+            config.default_token.clone(),
+            config.default_token_namespaces.clone(),
+            config.default_token_selector.clone(),
+        ),
+        bindings: Bindings::default(),
         databases: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         functions: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         proxies: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
@@ -112,8 +122,13 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                     crate::metrics::ready_of(&backup.status.as_ref()?.conditions)
                 },
                 watches: |controller, _| controller,
-                deleted: |ctx, backup| {
-                    tokio::spawn(async move { reconcile::backup::deleted(&ctx, &backup).await });
+                observe: |ctx, _, event| {
+                    if let watcher::Event::Delete(backup) = event {
+                        let (ctx, backup) = (ctx.clone(), backup.clone());
+                        tokio::spawn(
+                            async move { reconcile::backup::deleted(&ctx, &backup).await },
+                        );
+                    }
                 },
             },
         ));
@@ -128,7 +143,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                 watches: |controller, scope| {
                     controller.owns(scope.api::<Backup>(), watcher::Config::default())
                 },
-                deleted: |_, _| {},
+                observe: |_, _, _| {},
             },
         ));
     }
@@ -159,9 +174,13 @@ struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static, R> {
     ready: fn(&K) -> Option<bool>,
     /// Further watches that trigger a reconcile, e.g. of owned objects.
     watches: fn(Controller<K>, &Scope<'_>) -> Controller<K>,
-    /// Told of every object the watch sees deleted.
-    deleted: fn(Arc<Context>, K),
+    /// Told of every event of the watch (after the cache took it), with the number of the
+    /// watch stream.
+    observe: fn(&Arc<Context>, usize, &watcher::Event<K>),
 }
+
+/// Numbers the watch streams, for the relists of the binding index.
+static STREAMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Scope<'_> {
     fn api<K>(&self) -> Api<K>
@@ -185,7 +204,11 @@ impl Scope<'_> {
                     crate::metrics::ready_of(&status.conditions)
                 },
                 watches: |controller, _| controller,
-                deleted: |_, _| {},
+                observe: |ctx, stream, event| {
+                    ctx.bindings.observe(stream, event, |object: &K| {
+                        Some(reconcile::driver::binding(ctx, object))
+                    });
+                },
             },
         )
     }
@@ -212,15 +235,18 @@ impl Scope<'_> {
         let (reader, writer) = reflector::store();
         crate::metrics::track_objects(&reader, wiring.ready);
         let context = self.context.clone();
-        let deleted = wiring.deleted;
+        let observe = wiring.observe;
+        let stream = STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let objects = watcher(self.api::<K>(), watcher::Config::default().any_semantic())
             .default_backoff()
             .modify(trim_for_cache)
             .reflect(writer)
             .inspect(move |event| {
-                if let Ok(watcher::Event::Delete(object)) = event {
-                    context.forget(object);
-                    deleted(context.clone(), object.clone());
+                if let Ok(event) = event {
+                    if let watcher::Event::Delete(object) = event {
+                        context.forget(object);
+                    }
+                    observe(&context, stream, event);
                 }
             })
             .applied_objects()

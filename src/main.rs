@@ -64,6 +64,15 @@ struct RunArgs {
     /// The default token Secret, NAMESPACE/NAME, holding the token under key `token`.
     #[arg(long, env = "HTX_TOKEN_SECRET", value_parser = TokenLocation::parse)]
     token_secret: TokenLocation,
+    /// A namespace whose objects may use the default token (repeatable). With neither this nor
+    /// --default-token-selector, every namespace may; elsewhere objects name a token Secret of
+    /// their own namespace (NoCredentials otherwise).
+    #[arg(long = "default-token-namespace")]
+    default_token_namespaces: Vec<String>,
+    /// A label selector of the namespaces whose objects may use the default token (e.g.
+    /// `htx.vinacis.com/default-token=allowed`).
+    #[arg(long)]
+    default_token_selector: Option<String>,
     /// How often every object is compared with the portal (one list call per product and token).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     resync: Duration,
@@ -201,6 +210,8 @@ async fn run(args: RunArgs) -> ExitCode {
     let config = RunConfig {
         portal,
         default_token: args.token_secret,
+        default_token_namespaces: args.default_token_namespaces,
+        default_token_selector: args.default_token_selector,
         timing: Timing {
             resync: args.resync,
             poll: args.poll,

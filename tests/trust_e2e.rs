@@ -449,3 +449,123 @@ async fn parameters_cannot_rename_what_is_created() {
     assert!(portal_names(&stack, Product::Functions).is_empty());
     stack.finish().await;
 }
+
+/// Finding 2: with the operator's default token, a tenant cannot take over, observe, or back up a
+/// portal database another namespace's object binds, and learns nothing of where that object is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_cannot_reach_each_others_resources() {
+    let mut stack = Stack::start_without_operator(StackOptions::default()).await;
+    let other = stack.add_namespace().await;
+    stack.start_operator();
+    let owner = stack.api::<Database>();
+    create(&owner, &database("payments", json!({}))).await;
+    wait_for(&owner, "payments", "Ready", SHORT, is_ready).await;
+
+    let tenant = &stack.others[other];
+    let databases = tenant.api::<Database>();
+    create(
+        &databases,
+        &database("payments", json!({"adoptExisting": true})),
+    )
+    .await;
+    create(
+        &databases,
+        &database(
+            "mirror",
+            json!({"externalName": "payments", "managementPolicy": "Observe",
+                   "writeConnectionSecretToRef": {"name": "stolen"}}),
+        ),
+    )
+    .await;
+    let backups = tenant.api::<htx_operator::api::Backup>();
+    create(
+        &backups,
+        &object::<htx_operator::api::Backup>(
+            "Backup",
+            "their-backup",
+            json!({"databaseName": "payments"}),
+        ),
+    )
+    .await;
+    for name in ["payments", "mirror"] {
+        let refused = wait_for(
+            &databases,
+            name,
+            "AlreadyBound",
+            SHORT,
+            not_ready_because("AlreadyBound"),
+        )
+        .await;
+        let (_, _, message) = ready(&refused).unwrap();
+        assert!(!message.contains(stack.ns.name()), "{message}");
+    }
+    wait_for(
+        &backups,
+        "their-backup",
+        "AlreadyBound",
+        SHORT,
+        not_ready_because("AlreadyBound"),
+    )
+    .await;
+    assert!(
+        tenant
+            .api::<k8s_openapi::api::core::v1::Secret>()
+            .get_opt("stolen")
+            .await
+            .unwrap()
+            .is_none(),
+        "no copy of the password reached the other namespace"
+    );
+    assert_eq!(stack.sim.hooks().backups("payments").unwrap().len(), 0);
+    assert_eq!(
+        stack.sim.hooks().stats().create_attempts.len(),
+        1,
+        "only the owner's create"
+    );
+    let still = wait_for(&owner, "payments", "still Ready", SHORT, is_ready).await;
+    assert!(still.status.unwrap().managed.id.is_some());
+    stack.finish().await;
+}
+
+/// Finding 2: the default token serves only the namespaces it is given; elsewhere an object
+/// names a token Secret of its own namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_token_serves_only_the_namespaces_it_is_given() {
+    let mut stack = Stack::start_without_operator(StackOptions::default()).await;
+    let other = stack.add_namespace().await;
+    let mut args = StackOptions::default().operator_args;
+    args.extend([
+        "--default-token-namespace".to_owned(),
+        stack.ns.name().to_owned(),
+    ]);
+    stack.set_operator_args(args);
+    stack.start_operator();
+    let tenant = &stack.others[other];
+    let databases = tenant.api::<Database>();
+    create(&databases, &database("without-token", json!({}))).await;
+    wait_for(
+        &databases,
+        "without-token",
+        "NoCredentials",
+        SHORT,
+        not_ready_because("NoCredentials"),
+    )
+    .await;
+    stack
+        .put_token_in(tenant.name(), "own-token", &stack.token)
+        .await;
+    create(
+        &databases,
+        &database(
+            "with-token",
+            json!({"tokenSecretRef": {"name": "own-token"}}),
+        ),
+    )
+    .await;
+    wait_for(&databases, "with-token", "Ready", SHORT, is_ready).await;
+    let served = stack.api::<Database>();
+    create(&served, &database("served", json!({}))).await;
+    wait_for(&served, "served", "Ready", SHORT, is_ready).await;
+    assert_eq!(stack.sim.hooks().stats().create_attempts.len(), 2);
+    stack.finish().await;
+}

@@ -19,9 +19,11 @@ use crate::api::{Backup, BackupPhase, BackupStatus, Database, DatabaseTarget, PA
 use crate::portal::{self, CreateRetry, TokenClient};
 
 use super::backup_plan::{self, Recovery, baseline, candidates, human_size, recover};
+use super::bindings::BindingKey;
 use super::conditions::{self, READY, Wanted};
 use super::context::Context;
 use super::error::Error;
+use super::kind::PortalKind;
 use super::managed;
 use super::shell::{Reconciled, Run, StatusParts, object_key};
 use super::snapshot::Snapshots;
@@ -159,10 +161,29 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
             reason: "InvalidSpec",
             message: message.to_owned(),
         }),
-        Ok(DatabaseTarget::Portal(name)) => Ok(Resolved::Target(Target {
-            database: name.to_owned(),
-            token: managed::token_location_of(ctx, object, own_token),
-        })),
+        Ok(DatabaseTarget::Portal(name)) => {
+            let token = managed::token_location_of(ctx, object, own_token);
+            // A database bound by an object of another namespace is that tenant's.
+            let key = BindingKey {
+                credentials: token.clone(),
+                product: <Database as PortalKind>::NOUN,
+                name: name.to_owned(),
+            };
+            if ctx
+                .bindings
+                .holder(&key)
+                .is_some_and(|holder| Some(holder.namespace) != object.namespace())
+            {
+                return Err(Error::AlreadyBound {
+                    noun: <Database as PortalKind>::NOUN,
+                    name: name.to_owned(),
+                });
+            }
+            Ok(Resolved::Target(Target {
+                database: name.to_owned(),
+                token,
+            }))
+        }
         Ok(DatabaseTarget::Object(name)) => {
             let Some(db) = database_object(ctx, object, name).await? else {
                 return Ok(Resolved::Waiting(format!(

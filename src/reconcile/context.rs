@@ -8,10 +8,12 @@ use std::time::Duration;
 use crate::portal::{self, PortalClient};
 
 use super::backup::BackupRequests;
+use super::bindings::Bindings;
 use super::error::Category;
 use super::events::EventRecorder;
 use super::snapshot::Snapshots;
-use super::tokens::{SecretWatch, TokenLocation, TokenSource, Wake};
+use super::tenancy::DefaultCredentials;
+use super::tokens::{SecretWatch, TokenSource, Wake};
 
 /// How often things happen.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +48,9 @@ pub struct Context {
     pub kube: kube::Client,
     pub portal: PortalClient,
     pub tokens: TokenSource,
-    pub default_token: TokenLocation,
+    pub default_credentials: DefaultCredentials,
+    /// Who binds which portal resource (one object per resource).
+    pub bindings: Bindings,
     pub databases: Snapshots<portal::Database>,
     pub functions: Snapshots<portal::Function>,
     pub proxies: Snapshots<portal::Proxy>,

@@ -8,8 +8,10 @@ use kube::runtime::controller::Action;
 use crate::api::Ownership;
 use crate::portal::{Lifecycle, PortalError, TokenClient};
 
+use super::bindings::{BindingKey, Claim};
 use super::conditions::{self, SYNCED, Wanted};
 use super::connection;
+use super::context::Context;
 use super::error::Error;
 use super::kind::{HasManagedStatus, PortalKind};
 use super::managed::{self, ObjectState};
@@ -62,6 +64,15 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     let mut decision = decide(&desired, &recorded, None);
     let mut seen = Seen::Unlisted;
     let mut client = None;
+    if decision == Decision::Observe && run.ctx.bindings.taken_from(&binding(run.ctx, object)) {
+        if desired.deleting {
+            return release(run, &state, Release::Foreign).await;
+        }
+        return Err(Error::AlreadyBound {
+            noun: K::NOUN,
+            name: state.lookup_name().to_owned(),
+        });
+    }
     if decision == Decision::Observe {
         let portal = credentials(run, &state).await?;
         let resync_requested = run
@@ -139,6 +150,24 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     }
 }
 
+/// The object's claim on its portal resource (see [`Bindings`](super::bindings::Bindings)).
+pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Claim {
+    let status = object.status().cloned().unwrap_or_default();
+    let state = object_state(object, &status);
+    let recorded = state.recorded();
+    Claim {
+        key: BindingKey {
+            credentials: managed::token_location(ctx, object, object.managed_spec()),
+            product: K::NOUN,
+            name: state.lookup_name().to_owned(),
+        },
+        uid: uid(object),
+        namespace: object.namespace().unwrap_or_default(),
+        created: object.meta().creation_timestamp.as_ref().map(|t| t.0),
+        recorded: recorded.ownership.is_some() || recorded.pending || recorded.id.is_some(),
+    }
+}
+
 /// The ownership a mirrored resource is recorded with.
 fn mirrored_ownership(recorded: &Recorded, adopted: bool, observed: bool) -> Ownership {
     match recorded.ownership {
@@ -157,7 +186,7 @@ async fn credentials<K: PortalKind>(
 ) -> Result<TokenClient, Error> {
     let ctx = run.ctx;
     let location = managed::token_location(ctx, run.object, run.object.managed_spec());
-    let credential = run.credential(&location).await;
+    let credential = run.credential(&location).await?;
     let token = credential.token?;
     if state.desired().has_finalizer
         && !state.desired().deleting

@@ -28,6 +28,16 @@ pub enum Error {
     AlreadyExists { name: String, taken: Taken },
 
     #[error(
+        "another object in this cluster already binds the portal {noun} '{name}' with these credentials, and a portal resource is bound by one object only: use that object, or pick another spec.externalName"
+    )]
+    AlreadyBound { noun: &'static str, name: String },
+
+    #[error(
+        "the operator's default credentials do not serve the namespace '{namespace}': set spec.tokenSecretRef to a Secret of this namespace holding a portal token"
+    )]
+    NoCredentials { namespace: String },
+
+    #[error(
         "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
     )]
     NotFoundToObserve { name: String },
@@ -77,6 +87,8 @@ impl Error {
             Self::InvalidSpec { reason, .. } => reason,
             Self::AlreadyExists { .. } => "AlreadyExists",
             Self::NotFoundToObserve { .. } => "NotFound",
+            Self::AlreadyBound { .. } => "AlreadyBound",
+            Self::NoCredentials { .. } => "NoCredentials",
             Self::BackupNotListed { .. } => "BackupNotListed",
             Self::BackupGone { .. } => "NotFound",
         }

@@ -191,7 +191,7 @@ pub fn token_location_of<K: Resource>(
     reference: Option<&TokenSecretRef>,
 ) -> TokenLocation {
     let namespace = object.meta().namespace.as_deref().unwrap_or_default();
-    TokenLocation::for_object(namespace, reference, &ctx.default_token)
+    TokenLocation::for_object(namespace, reference, &ctx.default_credentials.location)
 }
 
 /// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not

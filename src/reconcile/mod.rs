@@ -2,6 +2,7 @@
 
 pub mod backup;
 mod backup_plan;
+mod bindings;
 mod conditions;
 mod connection;
 mod context;
@@ -19,8 +20,10 @@ pub mod schedule;
 mod schedule_plan;
 mod shell;
 mod snapshot;
+mod tenancy;
 mod tokens;
 
+pub use bindings::Bindings;
 pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
 pub use events::EventRecorder;
@@ -28,4 +31,5 @@ pub use kind::{HasManagedStatus, PortalKind};
 pub use report::write_status;
 pub use shell::{Reconciled, error_policy, reconcile};
 pub use snapshot::Snapshots;
+pub use tenancy::DefaultCredentials;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

@@ -141,15 +141,21 @@ impl<'a, K: Reconciled> Run<'a, K> {
 
     /// Reads the credentials at `location` for this reconcile: a failure they explain wakes the
     /// object as soon as their Secret changes from the version read here.
-    pub async fn credential(&mut self, location: &TokenLocation) -> Credential {
+    /// The operator's default credentials only where they serve the object's namespace.
+    pub async fn credential(&mut self, location: &TokenLocation) -> Result<Credential, Error> {
+        let namespace = self.object.namespace().unwrap_or_default();
+        self.ctx
+            .default_credentials
+            .check(&self.ctx.kube, &namespace, location)
+            .await?;
         let credential = self.ctx.tokens.credential(location).await;
         self.credentials = Some((location.clone(), credential.version.clone()));
-        credential
+        Ok(credential)
     }
 
     /// A portal client with the token at `location` (see [`Run::credential`]).
     pub async fn portal_client(&mut self, location: &TokenLocation) -> Result<TokenClient, Error> {
-        let token = self.credential(location).await.token?;
+        let token = self.credential(location).await?.token?;
         Ok(self.ctx.portal.with_token(token))
     }
 

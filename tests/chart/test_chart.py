@@ -139,6 +139,22 @@ def test_other_values_render_namespaced_roles_and_the_optional_objects():
     assert policy["spec"]["ingress"][0]["from"] == OTHER_VALUES["networkPolicy"]["metricsFrom"]
 
 
+def test_the_default_token_can_be_limited_to_some_namespaces():
+    values = {"portal": {"tokenSecret": {"name": "htx-portal-token", "namespaces": ["team-a"],
+                                         "namespaceSelector": "htx.vinacis.com/default-token=allowed"}},
+              "watchNamespaces": ["team-a", "team-b"]}
+    objects = render(values)
+    args = container(objects)["args"]
+    assert "--default-token-namespace=team-a" in args
+    assert "--default-token-selector=htx.vinacis.com/default-token=allowed" in args
+    (role,) = find(objects, "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}]
+    (binding,) = find(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    plain = container(render({}))["args"]
+    assert not [arg for arg in plain if arg.startswith("--default-token-")], "every namespace by default"
+
+
 def test_without_leader_election_a_single_replica_is_recreated_and_has_no_lease_rights():
     objects = render({"leaderElection": {"enabled": False, "leaseDuration": "15s"}})
     d = deployment(objects)
@@ -203,8 +219,10 @@ def test_rbac_is_least_privilege(values):
     assert {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")} <= granted
 
 
-def test_every_rbac_rule_has_a_reason():
-    stream = helm.render(CHART, {}, "htx-operator", "htx-system", False)
+@pytest.mark.parametrize("values", [{}, {"portal": {"tokenSecret": {"name": "t", "namespaceSelector": "a=b"}}}],
+                         ids=["default", "selector"])
+def test_every_rbac_rule_has_a_reason(values):
+    stream = helm.render(CHART, values, "htx-operator", "htx-system", False)
     for document in stream.split("\n---\n"):
         if re.search(r"^kind: (Cluster)?Role$", document, re.MULTILINE):
             lines = document.splitlines()

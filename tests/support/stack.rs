@@ -27,6 +27,8 @@ pub const FUNCTIONS_TOKEN: &str = "htx_e2e_functions";
 pub struct Stack {
     pub client: Client,
     pub ns: TestNamespace,
+    /// More namespaces the operator watches (see [`Stack::add_namespace`]).
+    pub others: Vec<TestNamespace>,
     pub sim: RunningSim,
     /// The full-scope token in the default token Secret.
     pub token: String,
@@ -99,6 +101,7 @@ impl Stack {
             log: std::env::temp_dir().join(format!("{}-operator.log", ns.name())),
             client,
             ns,
+            others: Vec::new(),
             sim,
             token,
             operator: None,
@@ -111,6 +114,11 @@ impl Stack {
 
     /// Writes `token` into the Secret `name` (key `token`) in the test namespace.
     pub async fn put_token(&self, name: &str, token: &str) {
+        self.put_token_in(self.ns.name(), name, token).await;
+    }
+
+    /// Writes `token` into the Secret `name` (key `token`) in `namespace`.
+    pub async fn put_token_in(&self, namespace: &str, name: &str, token: &str) {
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
@@ -122,8 +130,7 @@ impl Stack {
         let mut patch = serde_json::to_value(&secret).unwrap();
         patch["apiVersion"] = "v1".into();
         patch["kind"] = "Secret".into();
-        self.ns
-            .api::<Secret>()
+        Api::<Secret>::namespaced(self.client.clone(), namespace)
             .patch(
                 name,
                 &PatchParams::apply("e2e").force(),
@@ -131,6 +138,23 @@ impl Stack {
             )
             .await
             .expect("the token Secret is written");
+    }
+
+    /// Another namespace for the operator to watch (a second tenant), before it starts; its
+    /// objects are deleted and it goes with the stack.
+    pub async fn add_namespace(&mut self) -> usize {
+        assert!(
+            self.operator.is_none(),
+            "add namespaces before the operator starts"
+        );
+        self.others.push(TestNamespace::new(&self.client).await);
+        self.others.len() - 1
+    }
+
+    /// Replaces the `htx-operator run` flags besides the portal, token Secret, namespaces and
+    /// metrics address, for the next [`Stack::start_operator`].
+    pub fn set_operator_args(&mut self, args: Vec<String>) {
+        self.operator_args = args;
     }
 
     /// Starts the operator process (again, after [`Stack::kill_operator`]).
@@ -149,6 +173,11 @@ impl Stack {
                 &format!("{}/{TOKEN_SECRET}", self.ns.name()),
             ])
             .args(["--namespace", self.ns.name()])
+            .args(
+                self.others
+                    .iter()
+                    .flat_map(|other| ["--namespace", other.name()]),
+            )
             .args(["--metrics-addr", "127.0.0.1:0"])
             .args(&self.operator_args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -257,11 +286,21 @@ impl Stack {
     /// [`Stack::finish`] for a test that left portal resources on purpose (orphaned, made out of
     /// band): exactly `kept` of `product` may remain, and nothing else anywhere.
     pub async fn finish_leaving(mut self, product: Product, kept: &[&str]) {
-        self.delete_all::<htx_operator::api::BackupSchedule>().await;
-        self.delete_all::<htx_operator::api::Backup>().await;
-        self.delete_all::<htx_operator::api::Database>().await;
-        self.delete_all::<htx_operator::api::Function>().await;
-        self.delete_all::<htx_operator::api::Proxy>().await;
+        let namespaces: Vec<String> = std::iter::once(&self.ns)
+            .chain(&self.others)
+            .map(|ns| ns.name().to_owned())
+            .collect();
+        for namespace in &namespaces {
+            self.delete_all::<htx_operator::api::BackupSchedule>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::Backup>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::Database>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::Function>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::Proxy>(namespace).await;
+        }
         for each in Product::ALL {
             let mut left: Vec<String> = self
                 .sim
@@ -297,20 +336,23 @@ impl Stack {
             self.log.display()
         );
         self.kill_operator().await;
+        for other in std::mem::take(&mut self.others) {
+            other.cleanup().await;
+        }
         self.ns.cleanup().await;
     }
 }
 
 impl Stack {
-    /// Deletes every object of kind `K` in the test namespace and waits until they are gone.
-    async fn delete_all<K>(&self)
+    /// Deletes every object of kind `K` in `namespace` and waits until they are gone.
+    async fn delete_all<K>(&self, namespace: &str)
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
             + Clone
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        let api = self.api::<K>();
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         api.delete_collection(&DeleteParams::default(), &ListParams::default())
             .await
             .unwrap_or_else(|e| panic!("cannot delete the {}s: {e}", K::kind(&())));

@@ -85,8 +85,10 @@ watched namespace (a Role). Every rule says why it is there.
   resources:
     {{- include "htx-operator.resources" (dict "kinds" (append $portal "backupschedules") "sub" "finalizers") | nindent 4 }}
   verbs: [update]
-# Secrets by name only, never listed or watched: read a tokenSecretRef's token, and read, create
-# and update (server-side apply) the connection Secret of writeConnectionSecretToRef.
+# Secrets by name only, never listed or watched: read a tokenSecretRef's token and keep that
+# Secret while an object still needs it to delete its portal resource (a finalizer per object,
+# added and removed by patch), and read, create and update (server-side apply) the connection
+# Secret of writeConnectionSecretToRef.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, create, patch]
