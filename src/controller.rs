@@ -1,7 +1,6 @@
 //! Wires the reconcilers to the API server: watches, shared context, error policy, shutdown.
 
 use std::fmt::Debug;
-use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +8,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, reflector, watcher};
 use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::api::{
@@ -22,7 +21,7 @@ use crate::api::{
 };
 use crate::portal::{PortalClient, PortalConfig, SetupError};
 use crate::reconcile::{
-    self, Bindings, Context, DefaultCredentials, EventRecorder, Failures, PortalKind,
+    self, Bindings, Context, DefaultCredentials, EventRecorder, Failures, PortalKind, Reconciled,
     ResyncRequests, SecretWatch, Snapshots, Timing, TokenLocation, TokenSource, Wake,
 };
 
@@ -114,16 +113,12 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.run::<Database>(&mut wakes));
         controllers.push(scope.run::<Function>(&mut wakes));
         controllers.push(scope.run::<Proxy>(&mut wakes));
-        controllers.push(scope.controller(
+        controllers.push(scope.controller::<Backup>(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::reconcile::<Backup>,
-                ready: |backup: &Backup| {
-                    crate::metrics::ready_of(&backup.status.as_ref()?.conditions)
-                },
                 watches: |controller, _| controller,
                 observe: |ctx, _, event| {
-                    if let watcher::Event::Delete(backup) = event {
+                    if let watcher::Event::Delete(DeserializeGuard(Ok(backup))) = event {
                         let (ctx, backup) = (ctx.clone(), backup.clone());
                         tokio::spawn(
                             async move { reconcile::backup::deleted(&ctx, &backup).await },
@@ -132,13 +127,9 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                 },
             },
         ));
-        controllers.push(scope.controller(
+        controllers.push(scope.controller::<BackupSchedule>(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::reconcile::<BackupSchedule>,
-                ready: |schedule: &BackupSchedule| {
-                    crate::metrics::ready_of(&schedule.status.as_ref()?.conditions)
-                },
                 // A Backup that finishes may make an older one prunable.
                 watches: |controller, scope| {
                     controller.owns(scope.api::<Backup>(), watcher::Config::default())
@@ -168,16 +159,18 @@ struct Scope<'a> {
 }
 
 /// What the controller of one kind needs besides the watch itself (see [`Scope::controller`]).
-struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static, R> {
-    reconcile: R,
-    /// The object's Ready condition, for the managed-objects metric.
-    ready: fn(&K) -> Option<bool>,
+/// Objects are watched as [`DeserializeGuard`]s: one the kind cannot read is reported on itself
+/// and never stops the watch of the others.
+struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static> {
     /// Further watches that trigger a reconcile, e.g. of owned objects.
-    watches: fn(Controller<K>, &Scope<'_>) -> Controller<K>,
+    watches: fn(Guarded<K>, &Scope<'_>) -> Guarded<K>,
     /// Told of every event of the watch (after the cache took it), with the number of the
     /// watch stream.
-    observe: fn(&Arc<Context>, usize, &watcher::Event<K>),
+    observe: fn(&Arc<Context>, usize, &watcher::Event<DeserializeGuard<K>>),
 }
+
+/// The controller of a kind, over objects that may not decode.
+type Guarded<K> = Controller<DeserializeGuard<K>>;
 
 /// Numbers the watch streams, for the relists of the binding index.
 static STREAMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -198,16 +191,13 @@ impl Scope<'_> {
         self.controller(
             wakes,
             Wiring {
-                reconcile: reconcile::reconcile::<K>,
-                ready: |object: &K| {
-                    let status = reconcile::HasManagedStatus::managed(object.status()?);
-                    crate::metrics::ready_of(&status.conditions)
-                },
                 watches: |controller, _| controller,
                 observe: |ctx, stream, event| {
-                    ctx.bindings.observe(stream, event, |object: &K| {
-                        Some(reconcile::driver::binding(ctx, object))
-                    });
+                    ctx.bindings
+                        .observe(stream, event, |guard: &DeserializeGuard<K>| {
+                            let object = guard.0.as_ref().ok()?;
+                            Some(reconcile::driver::binding(ctx, object))
+                        });
                 },
             },
         )
@@ -215,58 +205,51 @@ impl Scope<'_> {
 
     /// The controller of kind `K` in this scope, as a future that ends on shutdown: the watch,
     /// the token-Secret wake-ups, the metrics, the shared error policy.
-    fn controller<K, R, F>(
+    fn controller<K: Reconciled>(
         &self,
         wakes: &mut WakeRouter,
-        wiring: Wiring<K, R>,
-    ) -> BoxFuture<'static, ()>
-    where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + Debug
-            + DeserializeOwned
-            + Send
-            + Sync
-            + 'static,
-        R: Fn(Arc<K>, Arc<Context>) -> F + Send + Sync + 'static,
-        F: Future<Output = Result<Action, reconcile::Error>> + Send + 'static,
-    {
+        wiring: Wiring<K>,
+    ) -> BoxFuture<'static, ()> {
         let woken = wakes.route(K::kind(&()).into_owned(), self.namespace.clone());
-        let (reader, writer) = reflector::store();
-        crate::metrics::track_objects(&reader, wiring.ready);
+        let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
+        crate::metrics::track_objects(&reader, ready_of::<K>);
         let context = self.context.clone();
         let observe = wiring.observe;
         let stream = STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let objects = watcher(self.api::<K>(), watcher::Config::default().any_semantic())
-            .default_backoff()
-            .modify(trim_for_cache)
-            .reflect(writer)
-            .inspect(move |event| {
-                if let Ok(event) = event {
-                    if let watcher::Event::Delete(object) = event {
-                        context.forget(object);
-                    }
-                    observe(&context, stream, event);
+        let objects = watcher(
+            self.api::<DeserializeGuard<K>>(),
+            watcher::Config::default().any_semantic(),
+        )
+        .default_backoff()
+        .modify(trim_for_cache)
+        .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                if let watcher::Event::Delete(object) = event {
+                    context.forget(object);
                 }
-            })
-            .applied_objects()
-            .predicate_filter(worth_reconciling, PredicateConfig::default());
+                observe(&context, stream, event);
+            }
+        })
+        .applied_objects()
+        .predicate_filter(worth_reconciling, PredicateConfig::default());
         let woken = futures::stream::unfold(woken, |mut woken| async move {
             let wake = woken.recv().await?;
             Some((
-                ObjectRef::<K>::new(&wake.name).within(&wake.namespace),
+                ObjectRef::<DeserializeGuard<K>>::new(&wake.name).within(&wake.namespace),
                 woken,
             ))
         });
-        let reconcile = wiring.reconcile;
         let controller = Controller::for_stream(objects, reader)
             .with_config(controller::Config::default().concurrency(self.concurrency));
         (wiring.watches)(controller, self)
             .reconcile_on(woken)
             .shutdown_on_signal()
             .run(
-                move |object, ctx| crate::metrics::instrument(K::kind(&()), reconcile(object, ctx)),
-                reconcile::error_policy::<K>,
+                |guard, ctx| {
+                    crate::metrics::instrument(K::kind(&()), reconcile_guarded(guard, ctx))
+                },
+                reconcile::error_policy::<DeserializeGuard<K>>,
                 self.context.clone(),
             )
             .for_each(|result| async move {
@@ -276,6 +259,23 @@ impl Scope<'_> {
             })
             .boxed()
     }
+}
+
+/// Reconciles an object the kind can read; reports one it cannot.
+async fn reconcile_guarded<K: Reconciled>(
+    guard: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, reconcile::Error> {
+    match &guard.0 {
+        Ok(object) => reconcile::reconcile(Arc::new(object.clone()), ctx).await,
+        Err(invalid) => reconcile::unreadable(&*guard, invalid, &ctx).await,
+    }
+}
+
+/// The object's Ready condition, for the managed-objects metric (`None` for an unreadable one).
+fn ready_of<K: Reconciled>(guard: &DeserializeGuard<K>) -> Option<bool> {
+    let object = guard.0.as_ref().ok()?;
+    crate::metrics::ready_of(K::conditions(object.status()?))
 }
 
 /// Sends each woken object to the controller of its kind watching its namespace.

@@ -569,3 +569,85 @@ async fn the_default_token_serves_only_the_namespaces_it_is_given() {
     assert_eq!(stack.sim.hooks().stats().create_attempts.len(), 2);
     stack.finish().await;
 }
+
+/// Stores a Database its Rust type cannot read, as one stored under an older or looser CRD: the
+/// CRD accepts an engine the type does not know for as long as it takes to create it.
+async fn store_unreadable_database(stack: &Stack, name: &str) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, PostParams};
+    let crds: Api<CustomResourceDefinition> = Api::all(stack.client.clone());
+    let widen: json_patch::Patch = serde_json::from_value(json!([{
+        "op": "add",
+        "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/engine/enum/-",
+        "value": "cockroachdb"
+    }]))
+    .unwrap();
+    let resource = ApiResource::erase::<Database>(&());
+    let objects: Api<DynamicObject> =
+        Api::namespaced_with(stack.client.clone(), stack.ns.name(), &resource);
+    let mut odd = DynamicObject::new(name, &resource);
+    odd.data = json!({"spec": {"engine": "cockroachdb", "sku": "db-s-1vcpu-2gb"}});
+    // Other tests apply the CRD as it is meanwhile: widen again until the create goes through.
+    let deadline = tokio::time::Instant::now() + SHORT;
+    loop {
+        crds.patch(
+            "databases.htx.vinacis.com",
+            &PatchParams::default(),
+            &Patch::<()>::Json(widen.clone()),
+        )
+        .await
+        .expect("the CRD is widened");
+        match objects.create(&PostParams::default(), &odd).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 422 => {}
+            Err(other) => panic!("cannot store the unreadable object: {other}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the CRD never accepted it"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    support::install_crds(&stack.client, htx_operator::api::crds_without_rules()).await;
+}
+
+/// Finding 9: one object the kind cannot read never stops the watch of its kind: the others are
+/// created and deleted as usual, and the unreadable one says why on itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_its_kind_cannot_read_does_not_stop_the_watch() {
+    use kube::api::{ApiResource, DynamicObject};
+    let stack = Stack::start(StackOptions::default()).await;
+    let api = stack.api::<Database>();
+    create(&api, &database("before", json!({}))).await;
+    wait_for(&api, "before", "Ready", SHORT, is_ready).await;
+    store_unreadable_database(&stack, "odd").await;
+
+    create(&api, &database("after", json!({}))).await;
+    wait_for(&api, "after", "Ready", SHORT, is_ready).await;
+    api.delete("before", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&api, "before", "a deletion seen by the watch", SHORT).await;
+    assert_eq!(portal_names(&stack, Product::Databases), ["after"]);
+
+    let resource = ApiResource::erase::<Database>(&());
+    let objects: Api<DynamicObject> =
+        Api::namespaced_with(stack.client.clone(), stack.ns.name(), &resource);
+    let odd = wait_for(
+        &objects,
+        "odd",
+        "InvalidObject",
+        SHORT,
+        |odd: &DynamicObject| odd.data["status"]["conditions"][0]["reason"] == "InvalidObject",
+    )
+    .await;
+    let message = odd.data["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("cockroachdb"), "{message}");
+    objects
+        .delete("odd", &DeleteParams::default())
+        .await
+        .unwrap();
+    stack.finish().await;
+}

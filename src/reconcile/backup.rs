@@ -8,7 +8,7 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
@@ -67,6 +67,10 @@ impl Reconciled for Backup {
 
     fn status(&self) -> Option<&BackupStatus> {
         self.status.as_ref()
+    }
+
+    fn conditions(status: &BackupStatus) -> &[Condition] {
+        &status.conditions
     }
 
     fn parts(status: &mut BackupStatus) -> StatusParts<'_> {

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
 use kube::runtime::controller::Action;
 use serde::Serialize;
@@ -102,6 +103,10 @@ impl<K: PortalKind> Reconciled for K {
 
     fn status(&self) -> Option<&K::Status> {
         PortalKind::status(self)
+    }
+
+    fn conditions(status: &K::Status) -> &[Condition] {
+        &status.managed().conditions
     }
 
     fn parts(status: &mut K::Status) -> StatusParts<'_> {

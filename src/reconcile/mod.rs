@@ -29,7 +29,7 @@ pub use error::{Category, Error};
 pub use events::EventRecorder;
 pub use kind::{HasManagedStatus, PortalKind};
 pub use report::write_status;
-pub use shell::{Reconciled, error_policy, reconcile};
+pub use shell::{Reconciled, error_policy, reconcile, unreadable};
 pub use snapshot::Snapshots;
 pub use tenancy::DefaultCredentials;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, Preconditions};
 use kube::runtime::controller::Action;
@@ -31,6 +31,10 @@ impl Reconciled for BackupSchedule {
 
     fn status(&self) -> Option<&BackupScheduleStatus> {
         self.status.as_ref()
+    }
+
+    fn conditions(status: &BackupScheduleStatus) -> &[Condition] {
+        &status.conditions
     }
 
     fn parts(status: &mut BackupScheduleStatus) -> StatusParts<'_> {

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+use kube::core::DeserializeGuard;
+use kube::core::error_boundary::InvalidObject;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -46,6 +48,8 @@ pub trait Reconciled:
     fn status(&self) -> Option<&Self::Status>;
 
     fn parts(status: &mut Self::Status) -> StatusParts<'_>;
+
+    fn conditions(status: &Self::Status) -> &[Condition];
 
     /// The status after a failed reconcile. By default `Synced` says why, and `Ready` too unless
     /// the resource was Ready (as far as anyone knows, it still is).
@@ -202,6 +206,46 @@ pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Resu
         }
         Err(error) => Err(run.report(error).await),
     }
+}
+
+/// An object its kind cannot read (stored under an older or looser CRD, or written around the
+/// schema): said on the object, as a condition and a Warning Event, and left until it changes.
+/// The watch of the kind goes on with every other object.
+pub async fn unreadable<K: Reconciled>(
+    guard: &DeserializeGuard<K>,
+    invalid: &InvalidObject,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let message = format!(
+        "the operator cannot read this {}: {}; fix it to match the schema (kubectl explain {})",
+        K::kind(&()),
+        crate::portal::scrub(&invalid.error, ""),
+        K::plural(&()).to_lowercase(),
+    );
+    let generation = guard.meta().generation;
+    let conditions = super::conditions::merge(
+        &[],
+        &[super::conditions::Wanted::ready(
+            false,
+            "InvalidObject",
+            message.clone(),
+        )],
+        generation,
+        Timestamp::now(),
+    );
+    let api: Api<DeserializeGuard<K>> =
+        Api::namespaced(ctx.kube.clone(), &guard.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "status": {"observedGeneration": generation, "conditions": conditions}
+    });
+    api.patch_status(
+        &guard.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch),
+    )
+    .await?;
+    publish(ctx, guard, true, "InvalidObject", message).await;
+    Ok(Action::await_change())
 }
 
 /// Requeues a failed object after a backoff that grows with its consecutive failures (every
