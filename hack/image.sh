@@ -46,7 +46,7 @@ build_binary() {
   # With --target, RUSTFLAGS reach only the operator's code, not build scripts and proc macros.
   RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols --remap-path-prefix=$PWD=/src --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
     cargo build --release --locked --target "$target" --bin htx-operator >&2
-  echo "target/$target/release/htx-operator"
+  echo "${CARGO_TARGET_DIR:-target}/$target/release/htx-operator"
 }
 
 # Writes the image's files into DIR (which must not exist).
