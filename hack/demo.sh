@@ -92,8 +92,17 @@ up() {
   echo $! >"$DEMO_DIR/portal.pid"
   wait_for_line "$DEMO_DIR/portal.log" "listening on" "$(cat "$DEMO_DIR/portal.pid")"
 
-  step "installing the CRDs (crds/)"
-  kubectl apply -f crds/
+  # Before 1.25 an API server does not know the CRDs' validation rules (and 1.20's kubectl
+  # refuses them): those get the same CRDs without the rules (the operator checks the same).
+  local minor
+  minor=$(kubectl version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["minor"].rstrip("+"))')
+  if ((minor >= 25)); then
+    step "installing the CRDs (crds/)"
+    kubectl apply -f crds/
+  else
+    step "installing the CRDs without their validation rules (Kubernetes 1.$minor: htx-operator crds --without-rules)"
+    "$bin/htx-operator" crds --without-rules | kubectl apply -f -
+  fi
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
   step "storing the portal token in Secret $NAMESPACE/portal-token"

@@ -3,7 +3,7 @@
 
     "$(hack/python-env.sh)" hack/helm.py lint [VALUES...]
     "$(hack/python-env.sh)" hack/helm.py template [--name N] [--namespace NS] [VALUES...]
-    "$(hack/python-env.sh)" hack/helm.py install NAME --namespace NS --kubeconfig FILE [VALUES...]
+    "$(hack/python-env.sh)" hack/helm.py install NAME --namespace NS --kubeconfig FILE [--skip-crds] [VALUES...]
     "$(hack/python-env.sh)" hack/helm.py uninstall NAME --namespace NS --kubeconfig FILE
 
 VALUES are `-f FILE`, `--set a.b=c` and `--set-json 'a=[...]'`, applied in that order as helm
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,29 @@ def render(
     return "---\n" + "\n---\n".join(documents) + "\n"
 
 
+def install_chart(
+    kubeconfig: Path,
+    name: str,
+    namespace: str,
+    values: dict[str, Any],
+    chart_dir: Path = CHART,
+    create_namespace: bool = False,
+    skip_crds: bool = False,
+) -> dict[str, Any]:
+    """`helm install`. With `skip_crds` (helm's --skip-crds, which helm-python-sdk 0.2.2 does not
+    pass on) a copy of the chart without its crds/ folder is installed: for Kubernetes before 1.25,
+    where the CRDs go in first without their validation rules (see the chart's README)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if skip_crds:
+            copy = Path(tmp) / chart_dir.name
+            shutil.copytree(chart_dir, copy, ignore=lambda directory, _: ["crds"] if Path(directory) == chart_dir else [])
+            chart_dir = copy
+        with helm.Config(kubeconfig_path=str(kubeconfig), namespace=namespace) as config:
+            return config.install(
+                str(chart_dir), name, values, namespace=namespace, create_namespace=create_namespace, timeout=120
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chart", type=Path, default=CHART)
@@ -91,6 +116,7 @@ def main() -> int:
     install.add_argument("--namespace", required=True)
     install.add_argument("--kubeconfig", required=True)
     install.add_argument("--create-namespace", action="store_true")
+    install.add_argument("--skip-crds", action="store_true", help="install the chart without its CRDs")
     values_args(install)
     uninstall = commands.add_parser("uninstall", help="helm uninstall")
     uninstall.add_argument("name")
@@ -116,15 +142,15 @@ def main() -> int:
             )
             return 0
         if args.command == "install":
-            with helm.Config(kubeconfig_path=args.kubeconfig, namespace=args.namespace) as config:
-                release = config.install(
-                    str(args.chart),
-                    args.name,
-                    user_values(args),
-                    namespace=args.namespace,
-                    create_namespace=args.create_namespace,
-                    timeout=120,
-                )
+            release = install_chart(
+                args.kubeconfig,
+                args.name,
+                args.namespace,
+                user_values(args),
+                args.chart,
+                args.create_namespace,
+                args.skip_crds,
+            )
             print(json.dumps({k: release.get(k) for k in ("name", "namespace", "revision", "status")}))
             return 0
         if args.command == "uninstall":

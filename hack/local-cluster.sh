@@ -49,9 +49,8 @@ ensure_deb_src() {
   if grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     return 0
   fi
-  local mirror=http://deb.debian.org/debian security=http://deb.debian.org/debian-security u
-  u=$(grep -hsoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | tr -d ' ' || true)
-  [[ -n $u ]] && mirror=${u%/}
+  local mirror security=http://deb.debian.org/debian-security u
+  mirror=$(debian_mirror)
   u=$(grep -hsoE 'https?://[^ ]+/debian-security/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | tr -d ' ' || true)
   [[ -n $u ]] && security=${u%/}
   log "adding deb-src entries for bookworm ($mirror)"
@@ -300,17 +299,14 @@ stop_pid() {
   done
 }
 
-# Pids of our components that run with DIR on their command line (whether or not
-# a pid file still names them).
+# Pids of our components (each runs a binary of its name; containerd also its shims) that run
+# with DIR on their command line (whether or not a pid file still names them).
 strays() {
   local dir=$1 p argv0
   for p in /proc/[0-9]*; do
     [[ -r $p/cmdline ]] || continue
     argv0=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1) || continue
-    case ${argv0##*/} in
-    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | containerd | containerd-shim-runc-v2) ;;
-    *) continue ;;
-    esac
+    [[ " ${COMPONENTS[*]} ${NODE_COMPONENTS[*]} containerd-shim-runc-v2 " == *" ${argv0##*/} "* ]] || continue
     tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $dir/" && echo "${p#/proc/}"
   done
   return 0
@@ -667,4 +663,5 @@ main() {
   esac
 }
 
-main "$@"
+# Sourced (by hack/current-apiserver.sh), it only defines its functions.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"

@@ -48,3 +48,11 @@ apt_has() {
   fi
   [[ $cand =~ ^[0-9] ]]
 }
+
+# The Debian mirror the machine's apt uses (deb.debian.org when none is configured).
+debian_mirror() {
+  local u
+  u=$(grep -hsoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 | tr -d ' ' || true)
+  u=${u%/}
+  echo "${u:-http://deb.debian.org/debian}"
+}

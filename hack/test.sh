@@ -3,8 +3,10 @@
 # Kubernetes control plane.
 #
 # On a fresh Debian 12 machine it installs what it needs (the first run builds
-# Kubernetes 1.20.2 once, see hack/local-cluster.sh), brings up a control plane
-# in .e2e/cluster, runs the tests against it and always stops it again.
+# Kubernetes 1.20.2 once, see hack/local-cluster.sh, and a current API server for
+# the CRDs, see hack/current-apiserver.sh), brings up a control plane in
+# .e2e/cluster and that server in .e2e/current, runs the tests against them and
+# always stops them again.
 # With HTX_E2E_KUBECONFIG set (kind, k3d, a real cluster) it uses that cluster.
 # Arguments go to the test runner: `hack/test.sh control_plane` runs only those.
 set -euo pipefail
@@ -25,25 +27,43 @@ log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
 CLUSTER_DIR="$PWD/.e2e/cluster"
+# The current API server for the CRDs' own tests (tests/admission.rs), unless one is given.
+CURRENT_DIR="$PWD/.e2e/current"
+started=()
+stop_servers() {
+  local rc=$? dir
+  trap - EXIT
+  for dir in "${started[@]}"; do
+    if [[ $dir == "$CLUSTER_DIR" ]]; then
+      hack/local-cluster.sh down "$dir" || true
+    else
+      hack/current-apiserver.sh down "$dir" || true
+    fi
+    if [[ $rc -ne 0 ]]; then
+      log "logs kept in $dir/*.log"
+    fi
+  done
+  exit "$rc"
+}
+trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [[ -n ${HTX_E2E_KUBECONFIG:-} && ${HTX_E2E_KUBECONFIG} != "$CLUSTER_DIR/kubeconfig" ]]; then
   log "using the cluster of HTX_E2E_KUBECONFIG=$HTX_E2E_KUBECONFIG"
   hack/local-cluster.sh up "$CLUSTER_DIR" # only checks that it answers
 else
   hack/local-cluster.sh build
-  stop_cluster() {
-    local rc=$?
-    trap - EXIT
-    hack/local-cluster.sh down "$CLUSTER_DIR" || true
-    if [[ $rc -ne 0 ]]; then
-      log "control plane logs kept in $CLUSTER_DIR/*.log"
-    fi
-    exit "$rc"
-  }
-  trap stop_cluster EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  started+=("$CLUSTER_DIR")
   hack/local-cluster.sh up "$CLUSTER_DIR"
   export HTX_E2E_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+fi
+if [[ -n ${HTX_CURRENT_KUBECONFIG:-} && ${HTX_CURRENT_KUBECONFIG} != "$CURRENT_DIR/kubeconfig" ]]; then
+  log "using the API server of HTX_CURRENT_KUBECONFIG=$HTX_CURRENT_KUBECONFIG"
+else
+  log "a current API server for the CRDs (hack/current-apiserver.sh; the first run builds it)"
+  started+=("$CURRENT_DIR")
+  hack/current-apiserver.sh up "$CURRENT_DIR"
+  export HTX_CURRENT_KUBECONFIG="$CURRENT_DIR/kubeconfig"
 fi
 
 # Helm 4's SDK, PyYAML, pytest and lua5.4: for the chart tests below and tests/install_e2e.rs.

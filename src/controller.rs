@@ -20,7 +20,7 @@ use crate::api::{
     Backup, BackupSchedule, Database, Function, PAUSED_ANNOTATION, Proxy,
     RECONCILE_REQUESTED_ANNOTATION,
 };
-use crate::portal::{Budget, PortalClient, PortalConfig, PortalError};
+use crate::portal::{PortalClient, PortalConfig, SetupError};
 use crate::reconcile::{
     self, Context, EventRecorder, Failures, PortalKind, ResyncRequests, SecretWatch, Snapshots,
     Timing, TokenLocation, TokenSource, Wake,
@@ -29,10 +29,9 @@ use crate::reconcile::{
 /// How the operator runs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub portal_url: String,
+    pub portal: PortalConfig,
     pub default_token: TokenLocation,
     pub timing: Timing,
-    pub rate_per_minute: u32,
     /// Empty: every namespace.
     pub namespaces: Vec<String>,
     /// Reconciles running at once, per kind.
@@ -46,24 +45,22 @@ pub enum RunError {
     #[error("cannot connect to Kubernetes (in-cluster config or KUBECONFIG): {0}")]
     Kube(#[from] kube::Error),
     #[error("cannot set up the portal client: {0}")]
-    Portal(#[from] PortalError),
+    Portal(#[from] SetupError),
 }
 
 /// Runs every controller until a termination signal.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let kube = crate::kube_client::connect().await?;
-    let mut portal_config = PortalConfig::new(config.portal_url.clone());
-    portal_config.budget = Budget::per_minute(config.rate_per_minute);
     let (token_waits, woken) = SecretWatch::new();
     let context = Arc::new(Context {
         token_waits,
-        portal: PortalClient::new(portal_config)?,
+        portal: PortalClient::new(config.portal.clone())?,
         tokens: TokenSource::new(kube.clone()),
         default_token: config.default_token.clone(),
         databases: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         functions: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
         proxies: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
-        backups: Default::default(),
+        backups: reconcile::backup::BackupRequests::serving_at_most(config.timing.poll),
         recorder: EventRecorder::new(kube.clone(), config.instance.clone()),
         timing: config.timing,
         failures: Failures::default(),
@@ -76,10 +73,10 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         config.namespaces.iter().cloned().map(Some).collect()
     };
     tracing::info!(
-        portal = %config.portal_url,
+        portal = %config.portal.base_url,
         namespaces = ?config.namespaces,
         resync_s = config.timing.resync.as_secs(),
-        rate_per_minute = config.rate_per_minute,
+        rate_per_minute = config.portal.budget.requests,
         "htx-operator starting"
     );
     let watcher_context = context.clone();
@@ -87,10 +84,13 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         let ctx = &watcher_context;
         ctx.token_waits.run(&ctx.tokens, SECRET_POLL_INTERVAL).await;
     });
-    let events_context = context.clone();
+    let sweeping_context = context.clone();
     tokio::spawn(async move {
-        let recorder = &events_context.recorder;
-        recorder.forget_expired_every(EVENTS_FORGET_INTERVAL).await;
+        let mut ticks = tokio::time::interval(FORGET_INTERVAL);
+        loop {
+            ticks.tick().await;
+            sweeping_context.forget_stale();
+        }
     });
     let mut wakes = WakeRouter::new(woken);
     let mut controllers = Vec::new();
@@ -107,7 +107,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.controller(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::backup::reconcile,
+                reconcile: reconcile::reconcile::<Backup>,
                 ready: |backup: &Backup| {
                     crate::metrics::ready_of(&backup.status.as_ref()?.conditions)
                 },
@@ -120,7 +120,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         controllers.push(scope.controller(
             &mut wakes,
             Wiring {
-                reconcile: reconcile::schedule::reconcile,
+                reconcile: reconcile::reconcile::<BackupSchedule>,
                 ready: |schedule: &BackupSchedule| {
                     crate::metrics::ready_of(&schedule.status.as_ref()?.conditions)
                 },
@@ -141,8 +141,8 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
 /// How often Secrets that objects wait on are checked for a new token.
 const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How often the records of Events past their series window are dropped.
-const EVENTS_FORGET_INTERVAL: Duration = Duration::from_secs(60);
+/// How often what nothing can use any more is dropped (see `Context::forget_stale`).
+const FORGET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where one set of controllers watches: every namespace, or one.
 struct Scope<'a> {
@@ -179,7 +179,7 @@ impl Scope<'_> {
         self.controller(
             wakes,
             Wiring {
-                reconcile: reconcile::driver::reconcile::<K>,
+                reconcile: reconcile::reconcile::<K>,
                 ready: |object: &K| {
                     let status = reconcile::HasManagedStatus::managed(object.status()?);
                     crate::metrics::ready_of(&status.conditions)
@@ -219,6 +219,7 @@ impl Scope<'_> {
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(watcher::Event::Delete(object)) = event {
+                    context.forget(object);
                     deleted(context.clone(), object.clone());
                 }
             })
@@ -239,7 +240,7 @@ impl Scope<'_> {
             .shutdown_on_signal()
             .run(
                 move |object, ctx| crate::metrics::instrument(K::kind(&()), reconcile(object, ctx)),
-                reconcile::driver::error_policy::<K>,
+                reconcile::error_policy::<K>,
                 self.context.clone(),
             )
             .for_each(|result| async move {

@@ -1,13 +1,15 @@
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use htx_operator::api;
 use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
 use htx_operator::kube_client;
 use htx_operator::leader::{self, Elector, LeaseConfig};
-use htx_operator::portal::Budget;
+use htx_operator::portal::{Budget, PortalConfig};
 use htx_operator::reconcile::{Timing, TokenLocation};
 use htx_operator::telemetry::{self, Role};
 
@@ -40,7 +42,11 @@ enum Command {
     Crds {
         /// Write `<name>.yaml` files into this directory instead of printing.
         #[arg(long)]
-        dir: Option<std::path::PathBuf>,
+        dir: Option<PathBuf>,
+        /// Leave out the validation rules (x-kubernetes-validations), for Kubernetes before 1.25:
+        /// the operator checks the same itself.
+        #[arg(long)]
+        without_rules: bool,
     },
     /// Print the version.
     Version,
@@ -64,9 +70,20 @@ struct RunArgs {
     /// How often objects in progress (creating, failing) look again.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     poll: Duration,
+    /// How long the portal's lists may take to show what was just created. A backup whose
+    /// request's answer was lost is looked for that long, then reported OutcomeUnknown.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    list_lag: Duration,
     /// Portal requests per minute per token (the portal allows 120).
     #[arg(long, default_value_t = Budget::DEFAULT_PER_MINUTE)]
     rate_per_minute: u32,
+    /// The longest one portal request may take, connection included.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    portal_timeout: Duration,
+    /// Accept a plain `http://` portal URL of another machine: the token then crosses the network
+    /// in clear. Without it only `https://` and loopback `http://` are accepted.
+    #[arg(long)]
+    allow_insecure_http: bool,
     /// Where `/healthz`, `/readyz` and `/metrics` are served (port 0: any free port, logged).
     #[arg(long, default_value = "127.0.0.1:8080")]
     metrics_addr: SocketAddr,
@@ -105,22 +122,32 @@ struct ElectionArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crds { dir: None } => print!("{}", htx_operator::api::crds_yaml()),
-        Command::Crds { dir: Some(dir) } => {
-            for (name, yaml) in htx_operator::api::crd_files() {
-                if let Err(error) = std::fs::write(dir.join(&name), yaml) {
-                    eprintln!(
-                        "htx-operator: cannot write {}: {error}",
-                        dir.join(name).display()
-                    );
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
+        Command::Crds { dir, without_rules } => return write_crds(dir.as_deref(), without_rules),
         Command::Version => println!("htx-operator {}", env!("CARGO_PKG_VERSION")),
         Command::Run(args) => {
             telemetry::init_logging();
             return run(*args).await;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `htx-operator crds`: the CRDs on stdout, or one file each in `dir`.
+fn write_crds(dir: Option<&Path>, without_rules: bool) -> ExitCode {
+    let crds = if without_rules {
+        api::crds_without_rules()
+    } else {
+        api::crds()
+    };
+    let Some(dir) = dir else {
+        print!("{}", api::crds_yaml(&crds));
+        return ExitCode::SUCCESS;
+    };
+    for (name, yaml) in api::crd_files(&crds) {
+        let path = dir.join(name);
+        if let Err(error) = std::fs::write(&path, yaml) {
+            eprintln!("htx-operator: cannot write {}: {error}", path.display());
+            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
@@ -132,6 +159,13 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("htx-operator: {error}");
         ExitCode::FAILURE
     };
+    let mut portal = PortalConfig::new(args.portal_url.clone());
+    portal.budget = Budget::per_minute(args.rate_per_minute);
+    portal.timeout = args.portal_timeout;
+    portal.allow_insecure_http = args.allow_insecure_http;
+    if let Err(error) = portal.validate() {
+        return fail(error.to_string());
+    }
     let listener = match telemetry::bind(args.metrics_addr).await {
         Ok(listener) => listener,
         Err(error) => return fail(format!("cannot serve on {}: {error}", args.metrics_addr)),
@@ -165,13 +199,13 @@ async fn run(args: RunArgs) -> ExitCode {
         None
     };
     let config = RunConfig {
-        portal_url: args.portal_url,
+        portal,
         default_token: args.token_secret,
         timing: Timing {
             resync: args.resync,
             poll: args.poll,
+            list_lag: args.list_lag,
         },
-        rate_per_minute: args.rate_per_minute,
         namespaces: args.namespaces,
         concurrency: args.concurrency,
         instance: identity,

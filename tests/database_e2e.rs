@@ -132,7 +132,7 @@ async fn orphan_leaves_the_portal_database() {
     wait_for_deletion(&api, "keepme", "the Database to go", SHORT).await;
     assert_eq!(portal_names(&stack), ["keepme"]);
     assert_eq!(stack.sim.hooks().deletes_count(Kind::Databases), 0);
-    stack.finish().await;
+    stack.finish_leaving(Product::Databases, &["keepme"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +198,7 @@ async fn a_taken_name_is_reported_or_adopted() {
     api.delete("taken", &DeleteParams::default()).await.unwrap();
     wait_for_deletion(&api, "taken", "the Database to go", SHORT).await;
     assert!(portal_names(&stack).contains(&"taken".to_owned()));
-    stack.finish().await;
+    stack.finish_leaving(Product::Databases, &["taken"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +224,7 @@ async fn observe_mirrors_and_never_deletes() {
     wait_for_deletion(&api, "legacy", "the Database to go", SHORT).await;
     assert_eq!(portal_names(&stack), ["legacy"]);
     assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 0);
-    stack.finish().await;
+    stack.finish_leaving(Product::Databases, &["legacy"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

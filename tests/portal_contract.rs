@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use htx_operator::portal::{
     ApiToken, Backoff, Budget, CreateDatabase, CreateProduct, CreateRetry, Lifecycle, PortalClient,
-    PortalConfig, PortalError, TokenClient, backup_lifecycle,
+    PortalConfig, PortalError, REDACTED, SetupError, TokenClient, backup_lifecycle,
 };
 use htx_operator::sim::{Faults, Kind, Quota, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
 use serde_json::json;
@@ -486,8 +486,6 @@ async fn the_token_never_shows_in_errors() {
     for error in errors {
         assert!(!format!("{error} {error:?}").contains(secret));
     }
-    let client = client_for(&sim, secret);
-    let _ = client.list_databases().await;
     let unreachable = PortalClient::new(PortalConfig::new("http://127.0.0.1:9"))
         .unwrap()
         .with_token(ApiToken::new(secret).unwrap())
@@ -499,6 +497,149 @@ async fn the_token_never_shows_in_errors() {
         "{unreachable:?}"
     );
     assert!(!format!("{unreachable} {unreachable:?}").contains(secret));
+}
+
+#[tokio::test]
+async fn a_portal_that_repeats_the_token_never_gets_it_into_an_error() {
+    let sim = sim().await;
+    sim.hooks().set_quota(Quota {
+        databases: Some(0),
+        ..Quota::default()
+    });
+    sim.hooks()
+        .set_faults(Faults {
+            echo_token: true,
+            ..Faults::default()
+        })
+        .unwrap();
+    let unknown = "htx_not_a_known_token_42";
+    let raw = reqwest::Client::new()
+        .get(format!("{}/api/portal/databases", sim.url()))
+        .bearer_auth(unknown)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains(unknown), "the fault repeats the token: {raw}");
+
+    let errors = [
+        (
+            unknown,
+            client_for(&sim, unknown).list_databases().await.map(drop),
+        ),
+        (
+            FULL,
+            client_for(&sim, FULL)
+                .create_database(&postgres("over-quota"), CreateRetry::WhenNotApplied)
+                .await
+                .map(drop),
+        ),
+        (
+            "htx_read",
+            client_for(&sim, "htx_read")
+                .create_database(&postgres("out-of-scope"), CreateRetry::WhenNotApplied)
+                .await
+                .map(drop),
+        ),
+    ];
+    let reasons: Vec<&str> = errors
+        .iter()
+        .map(|(_, result)| result.as_ref().unwrap_err().reason())
+        .collect();
+    assert_eq!(reasons, ["Unauthorized", "QuotaExceeded", "Forbidden"]);
+    for (token, result) in errors {
+        let text = format!("{0} {0:?}", result.unwrap_err());
+        assert!(!text.contains(token), "{text}");
+        assert!(
+            text.contains(REDACTED),
+            "the portal text is kept, scrubbed: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_answered_not_followed() {
+    let target = sim().await;
+    let moved = sim().await;
+    moved
+        .hooks()
+        .set_faults(Faults {
+            redirect_to: Some(target.url()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let result = client_for(&moved, FULL).list_databases().await;
+    match result {
+        Err(PortalError::Redirected {
+            status: 307,
+            location,
+        }) => {
+            assert_eq!(
+                location.as_deref(),
+                Some(format!("{}/api/portal/databases", target.url()).as_str())
+            );
+        }
+        other => panic!("expected the redirect as an error, got {other:?}"),
+    }
+    assert_eq!(moved.hooks().stats().with_status(307), 1);
+    assert_eq!(
+        target.hooks().stats().total(),
+        0,
+        "the token went nowhere else"
+    );
+}
+
+#[test]
+fn portal_urls_are_checked_before_any_request() {
+    let setup = |url: &str, allow_insecure_http: bool| {
+        let mut config = PortalConfig::new(url);
+        config.allow_insecure_http = allow_insecure_http;
+        PortalClient::new(config).err()
+    };
+    assert_eq!(setup("https://portal.vinacis.com", false), None);
+    assert_eq!(setup("http://127.0.0.1:8090/", false), None);
+    assert_eq!(setup("http://localhost:8090", false), None);
+    assert_eq!(setup("http://[::1]:8090", false), None);
+    assert!(matches!(
+        setup("http://portal.example.com", false),
+        Some(SetupError::InsecureUrl(_))
+    ));
+    assert_eq!(setup("http://portal.example.com", true), None);
+    assert_eq!(
+        setup("https://user:secret@portal.vinacis.com", false),
+        Some(SetupError::CredentialsInUrl)
+    );
+    assert!(matches!(
+        setup("portal.vinacis.com", false),
+        Some(SetupError::NotAUrl(_))
+    ));
+    let refused = setup("http://portal.example.com", false)
+        .unwrap()
+        .to_string();
+    assert!(refused.contains("--allow-insecure-http"), "{refused}");
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_cap_is_refused() {
+    let sim = sim().await;
+    for i in 0..50 {
+        sim.hooks()
+            .create_out_of_band(
+                htx_operator::sim::Product::Databases,
+                json!({"name": format!("big-{i:03}"), "engine": "mysql", "sku": "db-s-1vcpu-1gb"}),
+            )
+            .unwrap();
+    }
+    let capped = client_with(&sim, FULL, |config| config.max_body_bytes = 4_096);
+    let refused = capped.list_databases().await;
+    assert!(
+        matches!(refused, Err(PortalError::TooLarge { limit: 4_096, .. })),
+        "{refused:?}"
+    );
+    let uncapped = client_for(&sim, FULL).list_databases().await.unwrap();
+    assert_eq!(uncapped.len(), 50);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, Function, Proxy};
-use htx_operator::sim::Kind;
+use htx_operator::sim::{Kind, Product};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::DeleteParams;
 use serde_json::json;
@@ -70,7 +70,7 @@ async fn a_proxy_writes_its_credentials_and_orphan_keeps_it() {
         "Orphan keeps it at the portal"
     );
     assert_eq!(stack.sim.hooks().deletes_count(Kind::Proxies), 0);
-    stack.finish().await;
+    stack.finish_leaving(Product::Proxies, &["egress"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1793,3 +1793,171 @@ async fn serves_thousands_of_requests_and_large_lists() {
     );
     assert_eq!(api.sim.hooks().creates_count(Kind::Databases), n as u64);
 }
+
+// ---------------------------------------------------------------- the least convenient reading
+
+#[tokio::test]
+async fn a_lagging_list_misses_new_resources_and_keeps_deleted_ones() {
+    let api = start(config()).await;
+    api.create_db("early").await;
+    api.sim
+        .hooks()
+        .set_faults(Faults {
+            list_lag_ms: 60_000,
+            ..Faults::default()
+        })
+        .unwrap();
+    assert!(names(&api.get(DATABASES, FULL).await.body).is_empty());
+    api.sim.hooks().clear_faults();
+    api.create_db("late").await;
+    assert_eq!(
+        names(&api.get(DATABASES, FULL).await.body),
+        ["early", "late"]
+    );
+    api.delete(&format!("{DATABASES}/early"), FULL).await;
+    api.sim
+        .hooks()
+        .set_faults(Faults {
+            list_lag_ms: 60_000,
+            ..Faults::default()
+        })
+        .unwrap();
+    assert!(
+        names(&api.get(DATABASES, FULL).await.body).is_empty(),
+        "both were created within the lag"
+    );
+    let current = api.get(&format!("{DATABASES}/late"), FULL).await;
+    assert_eq!(
+        current.status,
+        StatusCode::OK,
+        "a look-up by name is current"
+    );
+    let gone = api.get(&format!("{DATABASES}/early"), FULL).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(
+        api.sim
+            .hooks()
+            .set_faults(Faults {
+                list_lag_ms: 200_000,
+                ..Faults::default()
+            })
+            .is_err(),
+        "longer than the simulator remembers deletions"
+    );
+}
+
+#[tokio::test]
+async fn a_partial_list_leaves_items_out() {
+    let api = start(config()).await;
+    for i in 0..40 {
+        api.create_db(&format!("part-{i:02}")).await;
+    }
+    api.sim
+        .hooks()
+        .set_faults(Faults {
+            partial_list_rate: 0.5,
+            seed: Some(3),
+            ..Faults::default()
+        })
+        .unwrap();
+    let listed = names(&api.get(DATABASES, FULL).await.body).len();
+    assert!((5..35).contains(&listed), "{listed} of 40 listed");
+}
+
+#[tokio::test]
+async fn async_deletes_show_deleting_then_go_or_come_back() {
+    let api = start(config()).await;
+    api.create_db("goes").await;
+    api.create_db("stays").await;
+    api.wait_in_list(DATABASES, "stays", "online").await;
+    api.sim
+        .hooks()
+        .set_faults(Faults {
+            async_deletes: true,
+            ..Faults::default()
+        })
+        .unwrap();
+    let accepted = api.delete(&format!("{DATABASES}/goes"), FULL).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        api.get(&format!("{DATABASES}/goes"), FULL).await.body["status"],
+        "deleting"
+    );
+    assert_eq!(
+        api.create_db("goes").await.status,
+        StatusCode::CONFLICT,
+        "a name being deleted is still taken"
+    );
+    wait_until_gone(&api, "goes").await;
+    assert_eq!(api.sim.hooks().deletes_count(Kind::Databases), 1);
+
+    api.sim
+        .hooks()
+        .set_faults(Faults {
+            async_deletes: true,
+            abandon_delete_rate: 1.0,
+            ..Faults::default()
+        })
+        .unwrap();
+    let accepted = api.delete(&format!("{DATABASES}/stays"), FULL).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    api.wait_in_list(DATABASES, "stays", "deleting").await;
+    api.wait_in_list(DATABASES, "stays", "online").await;
+    let stats = api.sim.hooks().stats();
+    assert_eq!(stats.abandoned_deletes, 1);
+    assert_eq!(stats.deletes.get(Kind::Databases), 1);
+}
+
+async fn wait_until_gone(api: &Api, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while api.get(&format!("{DATABASES}/{name}"), FULL).await.status != StatusCode::NOT_FOUND {
+        assert!(Instant::now() < deadline, "{name} never went");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn armed_faults_hit_the_next_calls_after_their_effect_and_are_counted() {
+    let api = start(config()).await;
+    let armed = api
+        .hook(
+            Method::POST,
+            "/_sim/faults/arm",
+            Some(json!({"on": "create", "fault": "server_error"})),
+        )
+        .await;
+    assert_eq!(armed.status, StatusCode::OK);
+    let failed = api.create_db("took-effect").await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        api.get(&format!("{DATABASES}/took-effect"), FULL)
+            .await
+            .status,
+        StatusCode::OK,
+        "the 503 came after the create took effect"
+    );
+    assert_eq!(
+        api.create_db("took-effect").await.status,
+        StatusCode::CONFLICT,
+        "used up: the next create is answered"
+    );
+    api.sim.hooks().arm(htx_operator::sim::Armed {
+        on: htx_operator::sim::Call::Create,
+        fault: htx_operator::sim::AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let lost = api
+        .http
+        .post(format!("{}{DATABASES}", api.sim.url()))
+        .bearer_auth(FULL)
+        .json(&json!({"name": "lost-answer", "engine": "mysql", "sku": "db-s-1vcpu-1gb"}))
+        .send()
+        .await;
+    assert!(lost.is_err(), "no answer: {lost:?}");
+    let stats = api.sim.hooks().stats();
+    assert_eq!(stats.fired("create", "server_error"), 1);
+    assert_eq!(stats.fired("create", "lose_answer"), 1);
+    assert_eq!(stats.attempts("databases", "took-effect"), 2);
+    assert_eq!(stats.attempted_more_than_once(), ["databases/took-effect"]);
+    assert_eq!(stats.creates.get(Kind::Databases), 2);
+}

@@ -1,11 +1,26 @@
 //! `Backup`: one on-demand backup of an HTX database, taken exactly once.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::TokenSecretRef;
+use super::rules::exactly_one_of;
+
+/// Admission rule of Backup: once the backup is asked for (`status.backupId` or
+/// `status.createRequestedAt`), the database named in the spec stays that one (the operator keeps
+/// following the backup of the database in `status.databaseName`).
+const SOURCE_FIXED_ONCE_ASKED: (&str, &str) = (
+    concat!(
+        "!has(oldSelf.status) || !(has(oldSelf.status.backupId) || has(oldSelf.status.createRequestedAt)) || (",
+        "has(self.spec.databaseRef) == has(oldSelf.spec.databaseRef) && ",
+        "(!has(self.spec.databaseRef) || self.spec.databaseRef.name == oldSelf.spec.databaseRef.name) && ",
+        "has(self.spec.databaseName) == has(oldSelf.spec.databaseName) && ",
+        "(!has(self.spec.databaseName) || self.spec.databaseName == oldSelf.spec.databaseName))"
+    ),
+    "spec.databaseRef and spec.databaseName cannot change once the backup is asked for (status.createRequestedAt): create a new Backup for another database",
+);
 
 /// One backup of one database at the portal, asked for once when the object is created.
 ///
@@ -21,6 +36,7 @@ use super::common::TokenSecretRef;
     version = "v1alpha1",
     kind = "Backup",
     namespaced,
+    validation = SOURCE_FIXED_ONCE_ASKED,
     status = "BackupStatus",
     shortname = "htxbackup",
     category = "htx",
@@ -38,8 +54,13 @@ pub struct BackupSpec {
 
 /// Which database to back up, and with which token. Exactly one of `databaseRef` and
 /// `databaseName` must be set (checked by the operator: `Ready=False, reason=InvalidSpec`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = exactly_one_of(
+    "databaseRef",
+    "databaseName",
+    "set exactly one of spec.databaseRef (a Database in this namespace) and spec.databaseName (a portal database name)"
+))]
 pub struct DatabaseSource {
     /// A Database object in this namespace. The backup waits until it is Ready
     /// (`Ready=False, reason=DatabaseNotReady` until then); its portal name and its
@@ -105,12 +126,16 @@ pub enum BackupPhase {
     Completed,
     /// The portal reports it failed. Final: create a new Backup to try again.
     Failed,
+    /// The request's answer was lost and the portal never listed a backup that could be this
+    /// one's: whether it was taken cannot be told. Final: the operator never asks twice; check
+    /// the portal, and create a new Backup to ask again.
+    OutcomeUnknown,
 }
 
 impl BackupPhase {
-    /// Completed and Failed do not change any more.
+    /// Completed, Failed and OutcomeUnknown do not change any more.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        matches!(self, Self::Completed | Self::Failed | Self::OutcomeUnknown)
     }
 }
 
@@ -126,7 +151,7 @@ pub struct BackupStatus {
     /// `Failed`, `Forbidden` …). `Synced`: the last reconcile reached the portal without error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// Pending, Running, Completed or Failed.
+    /// Pending, Running, Completed, Failed or OutcomeUnknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<BackupPhase>,
     /// The portal name of the database backed up; fixed once the backup is asked for.

@@ -119,4 +119,7 @@ pub struct BackupScheduleStatus {
     /// When that Backup completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_time: Option<Time>,
+    /// When the operator last changed this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
 }

@@ -13,6 +13,27 @@ pub const RECONCILE_REQUESTED_ANNOTATION: &str = "htx.vinacis.com/reconcile-requ
 /// Guards the portal resource: removed only once it is deleted there (or orphaned).
 pub const FINALIZER: &str = "htx.vinacis.com/finalizer";
 
+/// Admission rule of every managed kind (see [`super::rules`]): once the object is bound to a
+/// portal resource (`status.externalName`), the name its spec asks for (`spec.externalName`, else
+/// `metadata.name`) stays that one. An update that leaves the asked name as it was passes too, so
+/// that an object bound before the rule existed can still be edited and its status written.
+pub const EXTERNAL_NAME_STAYS_BOUND: (&str, &str) = (
+    concat!(
+        "!has(oldSelf.status) || !has(oldSelf.status.externalName) || ",
+        "(has(self.spec.externalName) ? self.spec.externalName : self.metadata.name) in [",
+        "oldSelf.status.externalName, ",
+        "has(oldSelf.spec.externalName) ? oldSelf.spec.externalName : oldSelf.metadata.name]"
+    ),
+    "spec.externalName cannot change once the object is bound to a portal resource (status.externalName): set it back to that name, or create a new object",
+);
+
+/// Admission rule of every managed kind: without `spec.externalName`, `metadata.name` is the
+/// portal name and must be a valid one (the operator's `InvalidName`).
+pub const NAME_IS_A_PORTAL_NAME: (&str, &str) = (
+    "has(self.spec.externalName) || self.metadata.name.matches('^[a-z][a-z0-9-]{1,61}[a-z0-9]$')",
+    "metadata.name is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen): set spec.externalName to one",
+);
+
 /// The fields every kind that owns a portal resource shares.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +104,17 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
+/// How an object came to hold its portal resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Ownership {
+    /// The portal answered this object's create with it.
+    Created,
+    /// Taken over with `adoptExisting: true`.
+    Adopted,
+    /// Mirrored only (`managementPolicy: Observe`): never this object's to change or delete.
+    Observed,
+}
+
 /// A key of a Secret in the object's own namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -123,10 +155,20 @@ pub struct ManagedStatus {
     /// The portal's raw status string (e.g. `creating`, `online`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    /// Set just before the operator asks the portal to create the resource; with it the operator
-    /// recognises its own resource after a crash and never creates twice.
+    /// How this object came to hold the portal resource: `Created` (the portal answered this
+    /// object's create), `Adopted` (`adoptExisting`) or `Observed` (`managementPolicy: Observe`).
+    /// Only a `Created` or `Adopted` resource is ever deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+    /// Set just before the operator asks the portal to create the resource. Until the answer is
+    /// known (`ownership`), a resource of that name found soon after is this object's: after a
+    /// crash the operator recognises it and never creates twice. A refused create clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<Time>,
+    /// Set when the portal accepted the deletion; the finalizer stays until the portal says the
+    /// resource is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_requested_at: Option<Time>,
     /// When a reconcile that reached the portal last changed this status. A reconcile that finds
     /// nothing new writes nothing, so this does not move while the object is settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,18 +1,21 @@
 //! `Database`: an HTX managed database.
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ManagedSpec, ManagedStatus};
+use super::common::{EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME};
+use super::rules::immutable;
 
 /// The database wanted at the portal. The operator creates it, mirrors its state into status and
 /// deletes it when this object is deleted (unless `deletionPolicy: Orphan`).
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "htx.vinacis.com",
     version = "v1alpha1",
     kind = "Database",
+    validation = EXTERNAL_NAME_STAYS_BOUND,
+    validation = NAME_IS_A_PORTAL_NAME,
     namespaced,
     status = "DatabaseStatus",
     shortname = "htxdb",
@@ -27,6 +30,9 @@ use super::common::{ManagedSpec, ManagedStatus};
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseSpec {
     /// The database engine. Cannot change after creation: the portal has no update route.
+    #[x_kube(validation = immutable(
+        "engine cannot change: the portal cannot move a database to another engine; create a new Database instead"
+    ))]
     pub engine: Engine,
     /// The size, e.g. `db-s-1vcpu-2gb` (or `ch-s-1vcpu-2gb` for ClickHouse). The portal cannot
     /// resize in place: a changed sku is reported as `Synced=False, reason=UpdateNotSupported`.

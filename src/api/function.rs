@@ -1,19 +1,24 @@
 //! `Function`: an HTX serverless function.
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{ManagedSpec, ManagedStatus, free_form_object};
+use super::common::{
+    EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME, free_form_object,
+};
+use super::rules::immutable;
 
 /// The function wanted at the portal. The operator creates it, mirrors its state and URL into
 /// status and deletes it when this object is deleted (unless `deletionPolicy: Orphan`).
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "htx.vinacis.com",
     version = "v1alpha1",
     kind = "Function",
+    validation = EXTERNAL_NAME_STAYS_BOUND,
+    validation = NAME_IS_A_PORTAL_NAME,
     namespaced,
     status = "FunctionStatus",
     shortname = "htxfn",
@@ -30,6 +35,9 @@ pub struct FunctionSpec {
     /// The runtime, e.g. `nodejs20`, `python3.12`, `go1.22`. The portal cannot change it in
     /// place: a changed runtime is reported as `Synced=False, reason=UpdateNotSupported`.
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9._-]*$"))]
+    #[x_kube(validation = immutable(
+        "runtime cannot change: the portal cannot change a function's runtime in place; create a new Function instead"
+    ))]
     pub runtime: String,
     /// Further fields of the portal's create call, passed through verbatim (e.g. `handler`,
     /// `memory_mb`, `source_url`). A later change is reported, not applied.

@@ -6,6 +6,7 @@ pub mod common;
 pub mod database;
 pub mod function;
 pub mod proxy;
+pub mod rules;
 
 pub use backup::{
     Backup, BackupPhase, BackupSpec, BackupStatus, DatabaseRef, DatabaseSource, DatabaseTarget,
@@ -14,7 +15,7 @@ pub use backup::{
 pub use backup_schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
-    PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
+    Ownership, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};
@@ -23,7 +24,8 @@ pub use proxy::{Proxy, ProxySpec, ProxyStatus, ProxyType};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Every CRD the operator serves, in the order `htx-operator crds` prints them.
+/// Every CRD the operator serves, in the order `htx-operator crds` prints them, with their
+/// validation rules (see [`rules`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
         Database::crd(),
@@ -34,10 +36,15 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     ]
 }
 
+/// The CRDs for API servers before Kubernetes 1.25, which do not know validation rules:
+/// `htx-operator crds --without-rules`.
+pub fn crds_without_rules() -> Vec<CustomResourceDefinition> {
+    crds().into_iter().map(rules::without_rules).collect()
+}
+
 /// Each CRD as YAML with the file name it has under `crds/` (`<plural>.<group>.yaml`).
-pub fn crd_files() -> Vec<(String, String)> {
-    crds()
-        .iter()
+pub fn crd_files(crds: &[CustomResourceDefinition]) -> Vec<(String, String)> {
+    crds.iter()
         .map(|crd| {
             let name = format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default());
             let yaml = serde_norway::to_string(crd).expect("a CRD always serializes");
@@ -47,8 +54,8 @@ pub fn crd_files() -> Vec<(String, String)> {
 }
 
 /// The CRDs as one multi-document YAML stream (`htx-operator crds`).
-pub fn crds_yaml() -> String {
-    crd_files()
+pub fn crds_yaml(crds: &[CustomResourceDefinition]) -> String {
+    crd_files(crds)
         .into_iter()
         .map(|(_, yaml)| yaml)
         .collect::<Vec<_>>()

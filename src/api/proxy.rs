@@ -5,7 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{ManagedSpec, ManagedStatus, free_form_object};
+use super::common::{
+    EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME, free_form_object,
+};
 
 /// The proxy wanted at the portal. Its credentials go to `writeConnectionSecretToRef` (keys
 /// `host`, `port`, `username`, `password` and `url`, `socks5://user:pass@host:port`).
@@ -15,6 +17,8 @@ use super::common::{ManagedSpec, ManagedStatus, free_form_object};
     version = "v1alpha1",
     kind = "Proxy",
     plural = "proxies",
+    validation = EXTERNAL_NAME_STAYS_BOUND,
+    validation = NAME_IS_A_PORTAL_NAME,
     namespaced,
     status = "ProxyStatus",
     shortname = "htxproxy",

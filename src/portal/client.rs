@@ -2,11 +2,13 @@
 //! every call, retries where they are safe.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Url, redirect};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 use super::error::PortalError;
 use super::limiter::{Budget, Limiter, Priority};
 use super::model::{Backup, CreateDatabase, CreateProduct, Database, Function, Proxy};
+use super::redact::scrub;
 use super::routes::{Access, Route};
 use super::token::ApiToken;
 
@@ -26,6 +29,11 @@ pub struct PortalConfig {
     /// Limit on one HTTP exchange, connection included.
     pub timeout: Duration,
     pub retry: Backoff,
+    /// Accept an `http://` URL of a host other than this machine (the token would cross the
+    /// network in clear). Loopback `http://` is always accepted (simulators, tests).
+    pub allow_insecure_http: bool,
+    /// The largest response body read; a longer one is an error, not a memory spike.
+    pub max_body_bytes: u64,
 }
 
 impl PortalConfig {
@@ -35,8 +43,60 @@ impl PortalConfig {
             budget: Budget::default(),
             timeout: Duration::from_secs(30),
             retry: Backoff::default(),
+            allow_insecure_http: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
+
+    /// Checks the base URL: https (or loopback http, or http where explicitly allowed), no user
+    /// name or password in it.
+    pub fn validate(&self) -> Result<(), SetupError> {
+        self.checked_url().map(drop)
+    }
+
+    fn checked_url(&self) -> Result<String, SetupError> {
+        let text = self.base_url.trim().trim_end_matches('/');
+        let url = Url::parse(text).map_err(|_| SetupError::NotAUrl(text.to_owned()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(SetupError::CredentialsInUrl);
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&url) => {}
+            "http" => return Err(SetupError::InsecureUrl(text.to_owned())),
+            _ => return Err(SetupError::NotAUrl(text.to_owned())),
+        }
+        Ok(text.to_owned())
+    }
+}
+
+/// 64 MiB: a list of 10,000 databases is a few MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+
+fn is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a portal client cannot be set up: a configuration mistake, found before any request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error("the portal URL '{0}' is not an http(s) URL: give it as https://host[:port]")]
+    NotAUrl(String),
+    #[error(
+        "the portal URL '{0}' is plain http to another machine, so the API token would cross the network in clear: use https://, or allow it explicitly (--allow-insecure-http)"
+    )]
+    InsecureUrl(String),
+    #[error(
+        "the portal URL carries a user name or password: remove them; credentials belong in the token Secret"
+    )]
+    CredentialsInUrl,
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
 }
 
 /// Jittered exponential backoff between attempts of one call.
@@ -87,22 +147,23 @@ pub struct PortalClient {
 struct Inner {
     http: reqwest::Client,
     config: PortalConfig,
-    limiters: Mutex<HashMap<u64, Arc<Limiter>>>,
+    /// One limiter per token (by fingerprint), with when it was last handed out.
+    limiters: Mutex<HashMap<u64, (Arc<Limiter>, Instant)>>,
 }
 
 impl PortalClient {
-    pub fn new(config: PortalConfig) -> Result<Self, PortalError> {
+    pub fn new(config: PortalConfig) -> Result<Self, SetupError> {
+        let base_url = config.checked_url()?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("htx-operator/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the token to whatever address the answer names.
+            .redirect(redirect::Policy::none())
             .build()
-            .map_err(|error| PortalError::Transport {
-                message: format!("cannot build the HTTP client: {error}"),
-                sent: false,
-            })?;
+            .map_err(|error| SetupError::Build(error.to_string()))?;
         let mut config = config;
-        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+        config.base_url = base_url;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -114,19 +175,49 @@ impl PortalClient {
 
     /// The calls made with one token, sharing that token's limiter with every other caller.
     pub fn with_token(&self, token: ApiToken) -> TokenClient {
-        let limiter = self
+        let mut limiters = self
             .inner
             .limiters
             .lock()
-            .expect("limiter registry poisoned")
-            .entry(token.fingerprint())
-            .or_insert_with(|| Arc::new(Limiter::new(self.inner.config.budget)))
-            .clone();
+            .expect("limiter registry poisoned");
+        let (limiter, last_used) = limiters.entry(token.fingerprint()).or_insert_with(|| {
+            (
+                Arc::new(Limiter::new(self.inner.config.budget)),
+                Instant::now(),
+            )
+        });
+        *last_used = Instant::now();
+        let limiter = limiter.clone();
+        drop(limiters);
         TokenClient {
             client: self.clone(),
             token,
             limiter,
+            reserved_write: AtomicBool::new(false),
         }
+    }
+}
+
+impl PortalClient {
+    /// Drops the limiters of tokens nobody used for `idle` (their scheduler tasks end with
+    /// them): a token seen once, then rotated away, costs nothing for long.
+    pub fn forget_idle(&self, idle: Duration) {
+        self.inner
+            .limiters
+            .lock()
+            .expect("limiter registry poisoned")
+            .retain(|_, (limiter, last_used)| {
+                Arc::strong_count(limiter) > 1 || last_used.elapsed() < idle
+            });
+    }
+
+    /// How many tokens have a limiter (for tests and the memory benchmark).
+    pub fn tokens_limited(&self) -> usize {
+        self.inner
+            .limiters
+            .lock()
+            .expect("limiter registry poisoned")
+            .len()
     }
 }
 
@@ -135,9 +226,22 @@ pub struct TokenClient {
     client: PortalClient,
     token: ApiToken,
     limiter: Arc<Limiter>,
+    /// A write permit already waited for (see [`TokenClient::reserve_write`]).
+    reserved_write: AtomicBool,
 }
 
 impl TokenClient {
+    /// Waits at the limiter for a write permit now and keeps it for this client's next create or
+    /// delete, so that what the caller does in between (recording its intent) happens right
+    /// before the request leaves, not before the wait.
+    pub async fn reserve_write(&self) {
+        if !self.reserved_write.load(Ordering::Acquire) {
+            let waited = self.limiter.acquire(Priority::Write).await;
+            crate::metrics::global().limiter_waited(Priority::Write, waited);
+            self.reserved_write.store(true, Ordering::Release);
+        }
+    }
+
     /// Tells tokens apart without exposing them (see [`ApiToken::fingerprint`]).
     pub fn fingerprint(&self) -> u64 {
         self.token.fingerprint()
@@ -149,6 +253,15 @@ impl TokenClient {
 
     pub async fn get_database(&self, name: &str) -> Result<Database, PortalError> {
         self.read(Route::GetDatabase, Some(name)).await
+    }
+
+    /// The database of that name; `None` when the portal answers 404.
+    pub async fn find_database(&self, name: &str) -> Result<Option<Database>, PortalError> {
+        match self.get_database(name).await {
+            Ok(found) => Ok(Some(found)),
+            Err(PortalError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// `None` when the portal accepted the create without returning the object (202/204).
@@ -221,7 +334,7 @@ impl TokenClient {
         let body = self
             .call::<()>(route, name, None, PortalError::is_transient)
             .await?;
-        decode(route, body.as_deref().unwrap_or(b"null"))
+        self.decode(route, body.as_deref().unwrap_or(b"null"))
     }
 
     async fn create<B: Serialize, T: DeserializeOwned>(
@@ -236,7 +349,7 @@ impl TokenClient {
             CreateRetry::OnTransient => PortalError::is_transient,
         };
         match self.call(route, name, body, may_repeat).await? {
-            Some(bytes) => decode(route, &bytes).map(Some),
+            Some(bytes) => self.decode(route, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -264,8 +377,15 @@ impl TokenClient {
         let url = format!("{}{}", inner.config.base_url, route.path(name));
         let mut attempt = 1;
         loop {
-            let waited = self.limiter.acquire(priority).await;
-            crate::metrics::global().limiter_waited(priority, waited);
+            let reserved =
+                priority == Priority::Write && self.reserved_write.swap(false, Ordering::AcqRel);
+            let waited = if reserved {
+                Duration::ZERO
+            } else {
+                let waited = self.limiter.acquire(priority).await;
+                crate::metrics::global().limiter_waited(priority, waited);
+                waited
+            };
             let started = Instant::now();
             let result = self.send_once(route, &url, body).await;
             tracing::debug!(
@@ -326,12 +446,31 @@ impl TokenClient {
         };
         let status = response.status();
         crate::metrics::global().portal_response(route, Some(status.as_u16()), started.elapsed());
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .map(|text| self.scrub(text));
+            return Err(PortalError::Redirected {
+                status: status.as_u16(),
+                location,
+            });
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let limit = self.client.inner.config.max_body_bytes;
+        let too_large = || PortalError::TooLarge { route, limit };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_large());
+        }
         // Chunk by chunk into one buffer: a list of 10,000 databases is megabytes, and collecting
         // the chunks first held the body twice (see BENCHMARKS.md).
         let expected = response
@@ -340,6 +479,9 @@ impl TokenClient {
             .min(PREALLOCATE_AT_MOST);
         let mut bytes = Vec::with_capacity(expected as usize);
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
@@ -349,20 +491,26 @@ impl TokenClient {
             route,
             status.as_u16(),
             retry_after,
-            error_text(&bytes),
+            error_text(&bytes).map(|text| self.scrub(&text)),
         ))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, route: Route, bytes: &[u8]) -> Result<T, PortalError> {
+        serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
+            route,
+            // serde quotes the values it could not read, and those came from the portal.
+            message: self.scrub(&error.to_string()),
+        })
+    }
+
+    /// A portal text without this client's token (see [`scrub`]).
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, self.token.expose())
     }
 }
 
 /// The most a Content-Length header makes us reserve up front (a body may still be longer).
 const PREALLOCATE_AT_MOST: u64 = 64 << 20;
-
-fn decode<T: DeserializeOwned>(route: Route, bytes: &[u8]) -> Result<T, PortalError> {
-    serde_json::from_slice(bytes).map_err(|error| PortalError::Decode {
-        route,
-        message: error.to_string(),
-    })
-}
 
 /// The portal's `{"error": "…"}` text, or a short excerpt of a body that is not JSON.
 fn error_text(bytes: &[u8]) -> Option<String> {
@@ -378,7 +526,7 @@ fn error_text(bytes: &[u8]) -> Option<String> {
     }
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
-    (!text.is_empty()).then(|| text.chars().take(200).collect())
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 fn transport_error(error: reqwest::Error) -> PortalError {
@@ -423,6 +571,23 @@ mod tests {
             let late = backoff.delay(30);
             assert!(late >= Duration::from_millis(500) && late < Duration::from_millis(1500));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limiters_of_tokens_nobody_uses_are_dropped() {
+        let portal = PortalClient::new(PortalConfig::new("https://portal.example")).unwrap();
+        let old = portal.with_token(ApiToken::new("htx_rotated_away").unwrap());
+        drop(old);
+        tokio::time::advance(Duration::from_secs(600)).await;
+        let kept = portal.with_token(ApiToken::new("htx_in_use").unwrap());
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 1);
+        tokio::time::advance(Duration::from_secs(600)).await;
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 1, "a client still holds it");
+        drop(kept);
+        portal.forget_idle(Duration::from_secs(300));
+        assert_eq!(portal.tokens_limited(), 0);
     }
 
     #[test]

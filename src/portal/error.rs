@@ -63,6 +63,21 @@ pub enum PortalError {
 
     #[error("the portal answered {route:?} with a body that could not be read: {message}")]
     Decode { route: Route, message: String },
+
+    #[error(
+        "the portal answered {status} (a redirect{}): the operator does not follow redirects, so the token never goes to another address; set the portal URL to the address the portal should be reached at",
+        .location.as_deref().map(|to| format!(" to {to}")).unwrap_or_default()
+    )]
+    Redirected {
+        status: u16,
+        location: Option<String>,
+    },
+
+    #[error(
+        "the portal's answer to {route:?} is larger than {} MiB: refused without reading it all",
+        .limit >> 20
+    )]
+    TooLarge { route: Route, limit: u64 },
 }
 
 fn detail(message: &Option<String>) -> String {
@@ -115,6 +130,22 @@ impl PortalError {
         }
     }
 
+    /// True when the portal answered and did not act: a definite refusal (or no request left at
+    /// all). A create refused this way created nothing; anything else may have.
+    pub fn is_refusal(&self) -> bool {
+        self.certainly_not_applied()
+            || matches!(
+                self,
+                Self::Unauthorized { .. }
+                    | Self::QuotaExceeded { .. }
+                    | Self::Forbidden { .. }
+                    | Self::NotFound { .. }
+                    | Self::AlreadyExists { .. }
+                    | Self::Rejected { .. }
+                    | Self::Redirected { .. }
+            )
+    }
+
     /// A short, stable word for the kind of error: condition reasons and metric labels use it.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -127,7 +158,8 @@ impl PortalError {
             Self::Rejected { .. } => "Rejected",
             Self::Server { .. } => "PortalError",
             Self::Transport { .. } => "PortalUnreachable",
-            Self::Decode { .. } => "UnexpectedResponse",
+            Self::Decode { .. } | Self::TooLarge { .. } => "UnexpectedResponse",
+            Self::Redirected { .. } => "Redirected",
         }
     }
 }
@@ -242,6 +274,28 @@ mod tests {
         assert!(
             PortalError::from_status(Route::CreateDatabase, 429, None, None)
                 .certainly_not_applied()
+        );
+    }
+
+    #[test]
+    fn refusals_are_answers_that_did_nothing() {
+        for status in [400, 401, 402, 403, 404, 409, 422, 429] {
+            assert!(on_create(status, "x").is_refusal(), "{status}");
+        }
+        assert!(!on_create(500, "x").is_refusal());
+        assert!(
+            !PortalError::Transport {
+                message: "reset".into(),
+                sent: true
+            }
+            .is_refusal()
+        );
+        assert!(
+            PortalError::Redirected {
+                status: 301,
+                location: None
+            }
+            .is_refusal()
         );
     }
 }

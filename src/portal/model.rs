@@ -116,6 +116,8 @@ pub struct CreateProduct {
 pub enum Lifecycle {
     Ready,
     InProgress,
+    /// On its way out (a deletion the portal accepted and is carrying out).
+    Deleting,
     Failed,
 }
 
@@ -126,6 +128,7 @@ impl Lifecycle {
                 Self::Ready
             }
             "failed" | "error" | "errored" | "degraded" => Self::Failed,
+            "deleting" | "deleted" | "terminating" | "destroying" | "removing" => Self::Deleting,
             _ => Self::InProgress,
         }
     }
@@ -189,6 +192,7 @@ mod tests {
         assert_eq!(Lifecycle::of("Creating"), Lifecycle::InProgress);
         assert_eq!(Lifecycle::of("migrating"), Lifecycle::InProgress);
         assert_eq!(Lifecycle::of("FAILED"), Lifecycle::Failed);
+        assert_eq!(Lifecycle::of("deleting"), Lifecycle::Deleting);
         assert_eq!(backup_lifecycle("running"), Lifecycle::InProgress);
         assert_eq!(backup_lifecycle("completed"), Lifecycle::Ready);
         assert_eq!(backup_lifecycle("failed"), Lifecycle::Failed);

@@ -4,126 +4,97 @@
 //! not a [`PortalKind`](super::PortalKind): no finalizer, nothing to delete.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tokio::time::Instant;
 
 use crate::api::{Backup, BackupPhase, BackupStatus, Database, DatabaseTarget, PAUSED_ANNOTATION};
-use crate::portal::{self, CreateRetry, PortalError, TokenClient};
+use crate::portal::{self, CreateRetry, TokenClient};
 
-use super::backup_plan::{self, baseline, find_ours, human_size};
+use super::backup_plan::{self, Recovery, baseline, candidates, human_size, recover};
 use super::conditions::{self, READY, Wanted};
 use super::context::Context;
-use super::driver::object_key;
 use super::error::Error;
 use super::managed;
-use super::report::{publish, write_status};
+use super::shell::{Reconciled, Run, StatusParts, object_key};
 use super::snapshot::Snapshots;
-use super::tokens::{TokenLocation, Wake};
+use super::tokens::TokenLocation;
 
 /// What the Backup reconciles of one operator process share.
-#[derive(Default)]
 pub struct BackupRequests {
     /// Lists of one database's backups, per token and database, shared by the Backups that
     /// follow a running backup.
     snapshots: Snapshots<portal::Backup>,
     /// One lock per portal database: the intent, the request and the status write of one
-    /// Backup at a time, so after a crash at most one Backup per database is unsure.
-    databases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Requested>>>>,
-}
-
-/// What this process asked for of one database and has not seen in status yet.
-#[derive(Default)]
-struct Requested {
-    /// Backups created by this process whose Backup's status does not hold them yet: the
-    /// backup id and the object's uid.
-    created: HashMap<String, String>,
-    /// Objects whose request the portal accepted without naming the backup.
-    accepted_unnamed: HashSet<String>,
-}
-
-impl Requested {
-    fn created_for(&self, uid: &str) -> Option<&str> {
-        self.created
-            .iter()
-            .find(|(_, owner)| *owner == uid)
-            .map(|(id, _)| id.as_str())
-    }
-
-    fn settled(&mut self, uid: &str) {
-        self.created.retain(|_, owner| owner != uid);
-        self.accepted_unnamed.remove(uid);
-    }
+    /// Backup at a time, so that a Backup's baseline always holds the backups asked for before.
+    databases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl BackupRequests {
-    fn lock(&self, database: &str) -> Arc<tokio::sync::Mutex<Requested>> {
-        self.databases
-            .lock()
-            .expect("backup request locks")
-            .entry(database.to_owned())
-            .or_default()
-            .clone()
-    }
-}
-
-pub async fn reconcile(object: Arc<Backup>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<Backup> =
-        Api::namespaced(ctx.kube.clone(), &object.namespace().unwrap_or_default());
-    let mut written = Written {
-        status: object.status.clone().unwrap_or_default(),
-        generation: object.metadata.generation,
-    };
-    let result = drive(&object, &api, &ctx, &mut written).await;
-    match &result {
-        Ok(_) => ctx.failures.reset(&object_key(&*object)),
-        Err(error) => report_error(&object, &api, &ctx, &mut written, error).await,
-    }
-    result
-}
-
-/// The status as last written during this reconcile: every write builds on it, including the
-/// failure report (which must not drop an intent written since the reconcile started).
-struct Written {
-    status: BackupStatus,
-    generation: Option<i64>,
-}
-
-impl Written {
-    /// Writes `new` unless only `lastSyncTime` would change.
-    async fn write(
-        &mut self,
-        api: &Api<Backup>,
-        object: &Backup,
-        mut new: BackupStatus,
-    ) -> Result<(), Error> {
-        new.observed_generation = self.generation;
-        new.last_sync_time = self.status.last_sync_time.clone();
-        if new == self.status {
-            return Ok(());
+    /// Lists of backups are never used older than `max_age` (the poll interval).
+    pub fn serving_at_most(max_age: std::time::Duration) -> Self {
+        Self {
+            snapshots: Snapshots::serving_at_most(max_age),
+            databases: Mutex::default(),
         }
-        new.last_sync_time = Some(Time(Timestamp::now()));
-        write_status(api, object, &new).await?;
-        self.status = new;
-        Ok(())
     }
 
-    fn with(&self, wanted: &[Wanted]) -> BackupStatus {
-        let mut status = self.status.clone();
-        status.conditions = conditions::merge(
-            &status.conditions,
-            wanted,
-            self.generation,
-            Timestamp::now(),
-        );
-        status
+    /// See [`Context::forget_stale`](super::Context::forget_stale).
+    pub fn forget_stale(&self) {
+        self.snapshots.forget_stale();
     }
+
+    fn lock(&self, database: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut databases = self.databases.lock().expect("backup request locks");
+        // Locks nobody holds or waits for are dropped, so the map does not grow with every
+        // database ever backed up.
+        databases.retain(|_, lock| Arc::strong_count(lock) > 1);
+        databases.entry(database.to_owned()).or_default().clone()
+    }
+}
+
+impl Reconciled for Backup {
+    type Status = BackupStatus;
+
+    fn status(&self) -> Option<&BackupStatus> {
+        self.status.as_ref()
+    }
+
+    fn parts(status: &mut BackupStatus) -> StatusParts<'_> {
+        StatusParts {
+            observed_generation: &mut status.observed_generation,
+            last_sync_time: &mut status.last_sync_time,
+            conditions: &mut status.conditions,
+        }
+    }
+
+    fn failed(status: &mut BackupStatus, generation: Option<i64>, error: &Error) {
+        status.conditions = managed::failed_conditions(&status.conditions, generation, error);
+        status.phase = status.phase.or(Some(BackupPhase::Pending));
+    }
+
+    fn drive(run: &mut Run<'_, Backup>) -> impl Future<Output = Result<Action, Error>> + Send {
+        drive(run)
+    }
+}
+
+/// The status as stored, with `wanted` conditions merged in.
+fn with(run: &Run<'_, Backup>, wanted: &[Wanted]) -> BackupStatus {
+    let mut status = run.status().clone();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        wanted,
+        run.generation(),
+        Timestamp::now(),
+    );
+    status
 }
 
 /// The database to back up and the token to use.
@@ -138,13 +109,10 @@ enum Resolved {
     Waiting(String),
 }
 
-async fn drive(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
-) -> Result<Action, Error> {
-    let finished = written.status.phase.is_some_and(BackupPhase::is_final);
+async fn drive(run: &mut Run<'_, Backup>) -> Result<Action, Error> {
+    let object = run.object;
+    let ctx = run.ctx;
+    let finished = run.status().phase.is_some_and(BackupPhase::is_final);
     let resync = ctx
         .resync_requests
         .is_new(&object_key(object), managed::resync_request(object));
@@ -156,26 +124,18 @@ async fn drive(
             let message = format!(
                 "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: no portal calls are made"
             );
-            let mut status = written.with(&[Wanted::ready(false, "Paused", message)]);
+            let mut status = with(run, &[Wanted::ready(false, "Paused", message)]);
             status.phase = status.phase.or(Some(BackupPhase::Pending));
-            written.write(api, object, status).await?;
+            run.write(status).await?;
         }
         return Ok(Action::await_change());
     }
-    let target = match resolve(object, ctx, &written.status).await? {
+    let status = run.status().clone();
+    let target = match resolve(object, ctx, &status).await? {
         Resolved::Target(target) => target,
-        Resolved::Waiting(message) => {
-            return wait_for_database(object, api, ctx, written, message).await;
-        }
+        Resolved::Waiting(message) => return wait_for_database(run, message).await,
     };
-    let result = follow(object, api, ctx, written, &target, resync).await;
-    if let Err(error) = &result
-        && error.waits_on_token()
-    {
-        ctx.token_waits
-            .wait_for_change(target.token.clone(), Wake::of(object));
-    }
-    result
+    follow(run, &target, resync).await
 }
 
 /// The database and token. Once the backup is asked for, the database is the one in status.
@@ -244,209 +204,179 @@ async fn database_object(
 }
 
 /// Pending until the database can be backed up: look again every poll interval.
-async fn wait_for_database(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
-    message: String,
-) -> Result<Action, Error> {
-    let already = conditions::find(&written.status.conditions, READY)
+async fn wait_for_database(run: &mut Run<'_, Backup>, message: String) -> Result<Action, Error> {
+    let already = conditions::find(&run.status().conditions, READY)
         .is_some_and(|c| c.reason == "DatabaseNotReady");
     if !already {
-        publish(ctx, object, false, "DatabaseNotReady", message.clone()).await;
+        run.publish(false, "DatabaseNotReady", message.clone())
+            .await;
     }
-    let mut status = written.with(&[Wanted::ready(false, "DatabaseNotReady", message)]);
+    let mut status = with(run, &[Wanted::ready(false, "DatabaseNotReady", message)]);
     status.phase = Some(BackupPhase::Pending);
-    written.write(api, object, status).await?;
-    Ok(Action::requeue(ctx.timing.poll))
+    run.write(status).await?;
+    Ok(Action::requeue(run.ctx.timing.poll))
 }
 
 /// With the database and token known: follow the backup, find it after a crash, or ask for it.
-async fn follow(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
-    target: &Target,
-    resync: bool,
-) -> Result<Action, Error> {
-    let client = managed::client_at(ctx, &target.token).await?;
+async fn follow(run: &mut Run<'_, Backup>, target: &Target, resync: bool) -> Result<Action, Error> {
+    let ctx = run.ctx;
+    let client = run.portal_client(&target.token).await?;
     let database = target.database.as_str();
-    if let Some(id) = written.status.backup_id.clone() {
+    if let Some(id) = run.status().backup_id.clone() {
         let found = observe(ctx, &client, database, &id, resync).await?;
-        return mirror(object, api, ctx, written, database, &found).await;
+        return mirror(run, database, &found).await;
     }
-    let uid = object.uid().unwrap_or_default();
     let lock = ctx.backups.lock(database);
-    let mut requested = lock.lock().await;
-    // Decide on the status as stored: the watch may not have delivered this process's last
-    // write yet, and a stale copy without the backup id would ask a second time.
-    let Some(stored) = api.get_opt(&object.name_any()).await? else {
-        return Ok(Action::await_change());
-    };
-    if stored.uid() != object.uid() {
+    let _serialized = lock.lock().await;
+    if run.reread().await?.is_none() {
         return Ok(Action::await_change());
     }
-    written.status = stored.status.unwrap_or_default();
-    let asked = written.status.backup_id.is_some() || written.status.create_requested_at.is_some();
-    if asked && written.status.database_name.as_deref() != Some(database) {
+    let status = run.status().clone();
+    let asked = status.backup_id.is_some() || status.create_requested_at.is_some();
+    if asked && status.database_name.as_deref() != Some(database) {
         // Bound to another database than the copy this reconcile started from said: look again.
         return Ok(Action::requeue(ctx.timing.poll));
     }
-    if let Some(id) = written.status.backup_id.clone() {
-        drop(requested);
+    if let Some(id) = status.backup_id.clone() {
         let found = observe(ctx, &client, database, &id, resync).await?;
-        return mirror(object, api, ctx, written, database, &found).await;
+        return mirror(run, database, &found).await;
     }
+    match status.create_requested_at.clone() {
+        Some(requested_at) => find_asked(run, &client, database, requested_at.0).await,
+        None => request(run, &client, database).await,
+    }
+}
+
+/// The request was sent (or was about to be) and its answer never recorded: find the backup it
+/// made. A list may not show it yet, so none found is waited on for `list_lag`; none (or several
+/// that no other Backup claims) after that is `OutcomeUnknown`, never a second request.
+async fn find_asked(
+    run: &mut Run<'_, Backup>,
+    client: &TokenClient,
+    database: &str,
+    requested_at: Timestamp,
+) -> Result<Action, Error> {
     let listed = client.list_backups(database).await?;
-    if written.status.create_requested_at.is_some() {
-        let recorded = written.status.request_baseline.clone().unwrap_or_default();
-        let claimed = claimed_by_others(api, &uid, &requested).await?;
-        let remembered = requested.created_for(&uid).map(str::to_owned);
-        if let Some(found) = find_ours(&listed, &recorded, remembered.as_deref(), &claimed) {
-            if remembered.is_none() {
-                let note = format!(
-                    "found backup {} of database '{database}', asked for before the operator stopped: not asking again",
-                    found.id
-                );
-                publish(ctx, object, false, "Recovered", note).await;
+    let recorded = run.status().request_baseline.clone().unwrap_or_default();
+    let claimed = claimed_by_others(&run.api, &run.object.uid().unwrap_or_default()).await?;
+    let found = candidates(&listed, &recorded, &claimed);
+    let age = Timestamp::now().duration_since(requested_at);
+    let lag = SignedDuration::try_from(run.ctx.timing.list_lag).unwrap_or_default();
+    match recover(&found, age < lag) {
+        Recovery::Found(backup) => {
+            let note = format!(
+                "found backup {} of database '{database}', asked for before its answer was recorded: not asking again",
+                backup.id
+            );
+            run.publish(false, "Recovered", note).await;
+            mirror(run, database, backup).await
+        }
+        Recovery::Wait => Err(Error::BackupNotListed {
+            database: database.to_owned(),
+        }),
+        Recovery::Unknown => {
+            let ids: Vec<&str> = found.iter().map(|b| b.id.as_str()).collect();
+            let message = outcome_unknown_message(database, requested_at, &ids);
+            if run.status().phase != Some(BackupPhase::OutcomeUnknown) {
+                run.publish(true, "OutcomeUnknown", message.clone()).await;
             }
-            let action = mirror(object, api, ctx, written, database, found).await?;
-            requested.settled(&uid);
-            return Ok(action);
+            let synced = Wanted::synced(true, "Synced", "the status is the portal's");
+            let mut status = with(
+                run,
+                &[Wanted::ready(false, "OutcomeUnknown", message), synced],
+            );
+            status.phase = Some(BackupPhase::OutcomeUnknown);
+            run.write(status).await?;
+            Ok(Action::await_change())
         }
-        if requested.accepted_unnamed.contains(&uid) {
-            return Err(Error::BackupNotListed {
-                database: database.to_owned(),
-            });
-        }
-        // Nothing appeared since the intent: the request never took effect.
     }
-    request(
-        object,
-        api,
-        ctx,
-        written,
-        &client,
-        database,
-        &listed,
-        &mut requested,
+}
+
+fn outcome_unknown_message(database: &str, requested_at: Timestamp, ids: &[&str]) -> String {
+    let seen = match ids {
+        [] => "the portal lists no new backup of it since".to_owned(),
+        ids => format!(
+            "the portal lists several new backups of it that no other Backup claims ({})",
+            ids.join(", ")
+        ),
+    };
+    format!(
+        "a backup of database '{database}' was asked for at {requested_at} and its answer was lost; {seen}, so whether it was taken cannot be told. \
+         The operator does not ask twice: check the database's backups at the portal, then delete this Backup (and create a new one to ask again)"
     )
-    .await
 }
 
 /// Records the intent, then asks the portal for the backup, once.
-#[allow(clippy::too_many_arguments)]
 async fn request(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
+    run: &mut Run<'_, Backup>,
     client: &TokenClient,
     database: &str,
-    listed: &[portal::Backup],
-    requested: &mut Requested,
 ) -> Result<Action, Error> {
-    let uid = object.uid().unwrap_or_default();
+    let listed = client.list_backups(database).await?;
+    // The permit first, then the intent: the intent is written right before the request leaves.
+    client.reserve_write().await;
     let message = format!("asking the portal for a backup of database '{database}'");
-    let mut intent = written.with(&[Wanted::ready(false, "Requesting", message)]);
+    let mut intent = with(run, &[Wanted::ready(false, "Requesting", message)]);
     intent.phase = Some(BackupPhase::Pending);
     intent.database_name = Some(database.to_owned());
     intent.create_requested_at = Some(Time(Timestamp::now()));
-    intent.request_baseline = Some(baseline(listed));
-    written.write(api, object, intent).await?;
+    intent.request_baseline = Some(baseline(&listed));
+    run.write(intent).await?;
 
     match client
         .create_backup(database, CreateRetry::WhenNotApplied)
         .await
     {
         Ok(Some(created)) if !created.id.is_empty() => {
-            requested.created.insert(created.id.clone(), uid.clone());
             let note = format!(
                 "asked the portal for a backup of database '{database}': backup {}",
                 created.id
             );
-            publish(ctx, object, false, "Requested", note).await;
-            let action = mirror(object, api, ctx, written, database, &created).await?;
-            requested.settled(&uid);
-            Ok(action)
+            run.publish(false, "Requested", note).await;
+            mirror(run, database, &created).await
         }
         Ok(_) => {
-            // Accepted without naming the backup: it is the new one in a fresh list.
-            requested.accepted_unnamed.insert(uid.clone());
+            // Accepted without naming the backup: it is the new one in a list.
             let note = format!("asked the portal for a backup of database '{database}'");
-            publish(ctx, object, false, "Requested", note).await;
-            let listed = client.list_backups(database).await?;
-            let recorded = written.status.request_baseline.clone().unwrap_or_default();
-            let claimed = claimed_by_others(api, &uid, requested).await?;
-            let Some(found) = find_ours(&listed, &recorded, None, &claimed) else {
-                return Err(Error::BackupNotListed {
-                    database: database.to_owned(),
-                });
-            };
-            let action = mirror(object, api, ctx, written, database, found).await?;
-            requested.settled(&uid);
-            Ok(action)
+            run.publish(false, "Requested", note).await;
+            let requested_at = run
+                .status()
+                .create_requested_at
+                .as_ref()
+                .map_or_else(Timestamp::now, |t| t.0);
+            find_asked(run, client, database, requested_at).await
         }
-        Err(error) if refused(&error) => {
+        Err(error) if error.is_refusal() => {
             // The portal certainly made no backup: forget the intent, so the next request
             // records a fresh baseline.
-            let mut status = written.status.clone();
+            let mut status = run.status().clone();
             status.create_requested_at = None;
             status.request_baseline = None;
-            written.write(api, object, status).await?;
-            if let PortalError::Rejected { status: 409, .. } = &error {
+            run.write(status).await?;
+            if let crate::portal::PortalError::Rejected { status: 409, .. } = &error {
                 let message = format!(
                     "the portal cannot back up database '{database}' now ({error}): asking again shortly"
                 );
-                return wait_for_database(object, api, ctx, written, message).await;
+                return wait_for_database(run, message).await;
             }
             Err(error.into())
         }
         // The request may have taken effect (a 5xx, a lost connection, an unreadable answer):
-        // the intent stays, and the next reconcile looks before asking again.
+        // the intent stays, and the next reconcile looks for the backup before anything else.
         Err(error) => Err(error.into()),
     }
 }
 
-/// The portal certainly did not act on the request.
-fn refused(error: &PortalError) -> bool {
-    error.certainly_not_applied()
-        || matches!(
-            error,
-            PortalError::Unauthorized { .. }
-                | PortalError::QuotaExceeded { .. }
-                | PortalError::Forbidden { .. }
-                | PortalError::NotFound { .. }
-                | PortalError::AlreadyExists { .. }
-                | PortalError::Rejected { .. }
-        )
-}
-
-/// Backup ids other objects hold: other Backups' `status.backupId` in this namespace, and the
-/// backups this process created for other objects that are not in their status yet.
-async fn claimed_by_others(
-    api: &Api<Backup>,
-    uid: &str,
-    requested: &Requested,
-) -> Result<HashSet<String>, Error> {
-    let mut claimed: HashSet<String> = api
+/// Backup ids other Backup objects in this namespace hold.
+async fn claimed_by_others(api: &Api<Backup>, uid: &str) -> Result<HashSet<String>, Error> {
+    Ok(api
         .list(&ListParams::default())
         .await?
         .items
         .into_iter()
         .filter(|other| other.metadata.uid.as_deref() != Some(uid))
         .filter_map(|other| other.status?.backup_id)
-        .collect();
-    claimed.extend(
-        requested
-            .created
-            .iter()
-            .filter(|(_, owner)| *owner != uid)
-            .map(|(id, _)| id.clone()),
-    );
-    Ok(claimed)
+        .collect())
 }
 
 /// The backup `id` from a shared list of the database's backups no older than the poll
@@ -490,10 +420,7 @@ async fn observe(
 
 /// Writes what the portal reports of the backup; an Event when it becomes final.
 async fn mirror(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
+    run: &mut Run<'_, Backup>,
     database: &str,
     backup: &portal::Backup,
 ) -> Result<Action, Error> {
@@ -517,7 +444,7 @@ async fn mirror(
                 seen.state
             ),
         ),
-        BackupPhase::Running | BackupPhase::Pending => Wanted::ready(
+        BackupPhase::Running | BackupPhase::Pending | BackupPhase::OutcomeUnknown => Wanted::ready(
             false,
             "Running",
             format!(
@@ -527,8 +454,8 @@ async fn mirror(
         ),
     };
     let synced = Wanted::synced(true, "Synced", "the status is the portal's");
-    let previous = written.status.phase;
-    let mut status = written.with(&[ready.clone(), synced]);
+    let previous = run.status().phase;
+    let mut status = with(run, &[ready.clone(), synced]);
     status.phase = Some(seen.phase);
     status.database_name = Some(database.to_owned());
     status.backup_id = Some(id.clone());
@@ -539,35 +466,21 @@ async fn mirror(
         status.size_bytes = i64::try_from(bytes).ok();
         status.size = size;
     }
-    written.write(api, object, status).await?;
+    run.write(status).await?;
     if previous != Some(seen.phase) && seen.phase.is_final() {
         let reason = if seen.phase == BackupPhase::Completed {
             "Completed"
         } else {
             "Failed"
         };
-        publish(ctx, object, !ready.status, reason, ready.message).await;
+        run.publish(!ready.status, reason, ready.message).await;
     }
     Ok(match seen.phase {
-        BackupPhase::Completed | BackupPhase::Failed => Action::await_change(),
-        BackupPhase::Running | BackupPhase::Pending => Action::requeue(ctx.timing.poll),
+        BackupPhase::Completed | BackupPhase::Failed | BackupPhase::OutcomeUnknown => {
+            Action::await_change()
+        }
+        BackupPhase::Running | BackupPhase::Pending => Action::requeue(run.ctx.timing.poll),
     })
-}
-
-async fn report_error(
-    object: &Backup,
-    api: &Api<Backup>,
-    ctx: &Context,
-    written: &mut Written,
-    error: &Error,
-) {
-    let mut status = written.status.clone();
-    status.conditions = managed::failed_conditions(&status.conditions, written.generation, error);
-    status.phase = status.phase.or(Some(BackupPhase::Pending));
-    if let Err(write_error) = written.write(api, object, status).await {
-        tracing::warn!(object = %object.name_any(), error = %write_error, "could not write status");
-    }
-    publish(ctx, object, true, error.reason(), error.to_string()).await;
 }
 
 /// The Event for a deleted Backup: the backup itself stays at the portal.
@@ -584,5 +497,5 @@ pub async fn deleted(ctx: &Context, object: &Backup) {
         _ => "the Backup object is deleted before a backup was asked for: nothing at the portal"
             .to_owned(),
     };
-    publish(ctx, object, false, "Deleted", note).await;
+    super::report::publish(ctx, object, false, "Deleted", note).await;
 }

@@ -8,22 +8,20 @@
 //! `status.requestBaseline`, the newest `created_at` among the database's backups just listed
 //! (the portal's own clock, so no clock skew enters) and the ids of the backups carrying it. When
 //! a reconcile finds the intent without a `backupId` (the operator died between the request and
-//! the status write, or the write failed), it lists the database's backups again and takes
-//! [`find_ours`]:
+//! the status write, or the write failed), it lists the database's backups again and looks at
+//! the [`candidates`]: the backups that are not in the baseline's ids, are not older than the
+//! baseline's newest time (or have no readable time), and that no other Backup object claims
+//! (their `status.backupId`). Exactly one is this object's ([`recover`]).
 //!
-//! 1. the backup this process itself created for this object, if it remembers one;
-//! 2. otherwise the oldest backup that is not in the baseline's ids, is not older than the
-//!    baseline's newest time (or has no readable time), and that no other Backup object claims
-//!    (their `status.backupId`) and this process did not create for another object.
-//!
-//! None found: the request never took effect, and it is sent (for the first time, as far as the
-//! portal is concerned). Within one operator process, requests for one database are serialised
-//! (intent, request, status write), so after a crash at most one Backup per database is unsure.
+//! A list may lag behind the request, so none found is looked for again until `--list-lag` has
+//! passed since the intent. Still none then (or several no other Backup claims): the outcome
+//! cannot be told, and the Backup stops at `OutcomeUnknown` for a person to decide; it never asks
+//! twice. Within one operator process, requests for one database are serialised (intent, request,
+//! status write), so a Backup's baseline holds every backup asked for before it.
 //!
 //! Limits: a backup of the same database made at that moment by something else (the portal's web
-//! UI, another tool, a Backup in a namespace this operator does not look at) can be taken for
-//! this object's; the portal must list a backup as soon as it answers the request (the documented
-//! portal does: it answers with the created backup).
+//! UI, another tool, a Backup in a namespace this operator does not look at) that is the only new
+//! one can be taken for this object's.
 
 use std::collections::HashSet;
 
@@ -46,7 +44,7 @@ pub fn observe(backup: &portal::Backup) -> Observed {
     let phase = match backup_lifecycle(&backup.status) {
         Lifecycle::Ready => BackupPhase::Completed,
         Lifecycle::Failed => BackupPhase::Failed,
-        Lifecycle::InProgress => BackupPhase::Running,
+        Lifecycle::InProgress | Lifecycle::Deleting => BackupPhase::Running,
     };
     Observed {
         phase,
@@ -82,22 +80,16 @@ pub fn baseline(existing: &[portal::Backup]) -> RequestBaseline {
     }
 }
 
-/// The backup this object asked for, among `listed` (see the module documentation).
-/// `remembered`: the id this process created for this object, if any; `claimed`: ids other
-/// Backup objects hold or this process created for other objects.
-pub fn find_ours<'a>(
+/// The backups among `listed` that may be the one this object asked for: not in the baseline's
+/// ids, not older than its newest time (undated ones count), and not claimed by another Backup
+/// object. Oldest first, undated last, in the portal's order otherwise.
+pub fn candidates<'a>(
     listed: &'a [portal::Backup],
     baseline: &RequestBaseline,
-    remembered: Option<&str>,
     claimed: &HashSet<String>,
-) -> Option<&'a portal::Backup> {
-    if let Some(id) = remembered
-        && let Some(found) = listed.iter().find(|b| b.id == id)
-    {
-        return Some(found);
-    }
+) -> Vec<&'a portal::Backup> {
     let newest = parse_time(baseline.newest_created_at.as_deref());
-    listed
+    let mut found: Vec<_> = listed
         .iter()
         .enumerate()
         .filter(|(_, b)| {
@@ -107,12 +99,33 @@ pub fn find_ours<'a>(
             let created = parse_time(b.created_at.as_deref());
             match (created, newest) {
                 (Some(created), Some(newest)) if created < newest => None,
-                // Undated backups come after dated ones, in the portal's order.
                 _ => Some(((created.is_none(), created, index), b)),
             }
         })
-        .min_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, b)| b)
+        .collect();
+    found.sort_by_key(|(order, _)| *order);
+    found.into_iter().map(|(_, b)| b).collect()
+}
+
+/// What to make of the candidates for a request whose answer was never recorded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recovery<'a> {
+    /// Exactly one: it is this object's.
+    Found(&'a portal::Backup),
+    /// None, or several, while the portal's lists may still be catching up (or other Backups
+    /// still claiming theirs): look again.
+    Wait,
+    /// Still none, or still several: whether the request took effect cannot be told. Never
+    /// asked again.
+    Unknown,
+}
+
+pub fn recover<'a>(candidates: &[&'a portal::Backup], within_lag: bool) -> Recovery<'a> {
+    match candidates {
+        [only] => Recovery::Found(only),
+        _ if within_lag => Recovery::Wait,
+        _ => Recovery::Unknown,
+    }
 }
 
 /// A size for people: `512 MiB`, `1.5 GiB`.
@@ -167,6 +180,10 @@ mod tests {
         assert_eq!(baseline(&[]), RequestBaseline::default());
     }
 
+    fn ids<'a>(found: &[&'a portal::Backup]) -> Vec<&'a str> {
+        found.iter().map(|b| b.id.as_str()).collect()
+    }
+
     #[test]
     fn the_backup_that_appeared_after_the_baseline_is_ours() {
         let before = [backup("old", Some(T1)), backup("prev", Some(T2))];
@@ -176,24 +193,29 @@ mod tests {
             backup("prev", Some(T2)),
             backup("ours", Some(T3)),
         ];
-        let found = find_ours(&after, &recorded, None, &HashSet::new());
-        assert_eq!(found.map(|b| b.id.as_str()), Some("ours"));
+        let found = candidates(&after, &recorded, &HashSet::new());
+        assert_eq!(ids(&found), ["ours"]);
+        assert_eq!(recover(&found, false), Recovery::Found(found[0]));
     }
 
     #[test]
-    fn nothing_new_means_the_request_never_took_effect() {
+    fn nothing_new_is_waited_on_then_unknown_never_asked_again() {
         let before = [backup("old", Some(T1))];
         let recorded = baseline(&before);
-        assert!(find_ours(&before, &recorded, None, &HashSet::new()).is_none());
+        let found = candidates(&before, &recorded, &HashSet::new());
+        assert!(found.is_empty());
+        assert_eq!(recover(&found, true), Recovery::Wait, "the list may lag");
+        assert_eq!(recover(&found, false), Recovery::Unknown);
         // An empty database: anything listed later is new.
         let recorded = baseline(&[]);
-        assert!(find_ours(&[], &recorded, None, &HashSet::new()).is_none());
-        let found = find_ours(&before, &recorded, None, &HashSet::new());
-        assert_eq!(found.map(|b| b.id.as_str()), Some("old"));
+        assert_eq!(
+            ids(&candidates(&before, &recorded, &HashSet::new())),
+            ["old"]
+        );
     }
 
     #[test]
-    fn backups_claimed_by_others_are_skipped_and_the_oldest_new_one_wins() {
+    fn backups_claimed_by_others_are_skipped_and_two_left_are_ambiguous() {
         let recorded = baseline(&[backup("old", Some(T1))]);
         let after = [
             backup("later", Some(T3)),
@@ -202,12 +224,13 @@ mod tests {
             backup("undated", None),
         ];
         let claimed: HashSet<String> = ["theirs".to_owned()].into();
-        let found = find_ours(&after, &recorded, None, &claimed);
-        assert_eq!(found.map(|b| b.id.as_str()), Some("ours"));
-        // Only undated ones left: the first listed.
+        let found = candidates(&after, &recorded, &claimed);
+        assert_eq!(ids(&found), ["ours", "later", "undated"]);
+        assert_eq!(recover(&found, true), Recovery::Wait);
+        assert_eq!(recover(&found, false), Recovery::Unknown);
         let claimed: HashSet<String> = ["theirs", "ours", "later"].map(str::to_owned).into();
-        let found = find_ours(&after, &recorded, None, &claimed);
-        assert_eq!(found.map(|b| b.id.as_str()), Some("undated"));
+        let found = candidates(&after, &recorded, &claimed);
+        assert_eq!(ids(&found), ["undated"]);
     }
 
     #[test]
@@ -216,19 +239,7 @@ mod tests {
         // baseline keeps only the newest instant): its time excludes it.
         let recorded = baseline(&[backup("prev", Some(T2))]);
         let after = [backup("elder", Some(T1)), backup("prev", Some(T2))];
-        assert!(find_ours(&after, &recorded, None, &HashSet::new()).is_none());
-    }
-
-    #[test]
-    fn a_remembered_id_wins_over_the_rule() {
-        let recorded = baseline(&[]);
-        let after = [backup("first", Some(T1)), backup("mine", Some(T2))];
-        let claimed: HashSet<String> = ["mine".to_owned()].into();
-        let found = find_ours(&after, &recorded, Some("mine"), &claimed);
-        assert_eq!(found.map(|b| b.id.as_str()), Some("mine"));
-        // Remembered but no longer listed: the rule decides.
-        let found = find_ours(&after, &recorded, Some("gone"), &claimed);
-        assert_eq!(found.map(|b| b.id.as_str()), Some("first"));
+        assert!(candidates(&after, &recorded, &HashSet::new()).is_empty());
     }
 
     #[test]

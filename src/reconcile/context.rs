@@ -20,6 +20,9 @@ pub struct Timing {
     pub resync: Duration,
     /// How old it may be for an object in progress (creating, deleting, failing).
     pub poll: Duration,
+    /// How long the portal's lists may take to show a resource just created: one whose request's
+    /// answer was lost is looked for that long before its outcome is called unknown.
+    pub list_lag: Duration,
 }
 
 impl Timing {
@@ -34,6 +37,7 @@ impl Default for Timing {
         Self {
             resync: Duration::from_secs(600),
             poll: Duration::from_secs(5),
+            list_lag: Duration::from_secs(120),
         }
     }
 }
@@ -56,6 +60,34 @@ pub struct Context {
     pub resync_requests: ResyncRequests,
 }
 
+impl Context {
+    /// Drops what nothing can use any more: Event records past their series window, portal
+    /// lists no reader accepts, token reads past their freshness, the limiters of tokens not
+    /// used for a while. The operator's memory then follows what it manages now, not every
+    /// token and object it ever saw.
+    pub fn forget_stale(&self) {
+        self.recorder.forget_expired();
+        self.databases.forget_stale();
+        self.functions.forget_stale();
+        self.proxies.forget_stale();
+        self.backups.forget_stale();
+        self.tokens.forget_stale();
+        self.portal.forget_idle(IDLE_LIMITER);
+    }
+
+    /// Drops what is kept per object once the object is gone.
+    pub fn forget<K: kube::Resource<DynamicType = ()>>(&self, object: &K) {
+        let key = super::shell::object_key(object);
+        self.failures.reset(&key);
+        self.resync_requests.forget(&key);
+        self.token_waits.forget(&Wake::of(object));
+    }
+}
+
+/// How long a token's limiter is kept unused: longer than any pause a 429 imposes and than its
+/// budget window, so a new one behaves exactly as the old would have.
+const IDLE_LIMITER: Duration = Duration::from_secs(15 * 60);
+
 /// The last `reconcile-requested-at` value handled per object, to tell a new request from one
 /// already served. Empty after a restart: then each annotated object looks once more.
 #[derive(Default)]
@@ -75,6 +107,10 @@ impl ResyncRequests {
         }
         handled.insert(key.to_owned(), value.to_owned());
         true
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.handled.lock().expect("resync requests").remove(key);
     }
 }
 

@@ -6,7 +6,7 @@ use crate::api::{Database, DatabaseStatus, ManagedStatus};
 use crate::portal::{self, CreateDatabase, CreateRetry, PortalError, TokenClient};
 
 use super::context::Context;
-use super::kind::{PortalKind, has_managed_status, managed_fields};
+use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
 has_managed_status!(DatabaseStatus);
@@ -44,6 +44,9 @@ impl PortalKind for Database {
     async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
         client.delete_database(name).await
     }
+
+    const LOOK_UP: Option<LookUp<portal::Database>> =
+        Some(|client, name| Box::pin(client.find_database(name)));
 
     fn remote_name(remote: &portal::Database) -> &str {
         &remote.name

@@ -1,155 +1,217 @@
-//! The reconcile every portal kind shares: observe → decide → act → report.
+//! The reconcile every portal kind shares: observe → decide → act → report. The decisions,
+//! including what each portal answer means, are [`plan`](super::plan)'s; this is the IO around
+//! them.
 
-use std::sync::Arc;
-use std::time::Duration;
-
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
 
+use crate::api::Ownership;
 use crate::portal::{Lifecycle, PortalError, TokenClient};
 
 use super::conditions::{self, SYNCED, Wanted};
 use super::connection;
-use super::context::Context;
 use super::error::Error;
 use super::kind::{HasManagedStatus, PortalKind};
 use super::managed::{self, ObjectState};
-use super::plan::{Decision, Remote, decide};
-use super::report::{self, publish, write_status};
-use super::tokens::Wake;
+use super::plan::{
+    AfterCreate, AfterDelete, CreateMode, CreateOutcome, Decision, DeleteOutcome, Recorded,
+    Release, Remote, after_create, after_delete, decide,
+};
+use super::report;
+use super::shell::{Run, object_key};
+use super::tokens::TokenLocation;
 
-pub async fn reconcile<K: PortalKind>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<K> = Api::namespaced(ctx.kube.clone(), &object.namespace().unwrap_or_default());
-    let result = drive(&*object, &api, &ctx).await;
-    match &result {
-        Ok(_) => ctx.failures.reset(&object_key(&*object)),
-        Err(error) => report_error(&*object, &api, &ctx, error).await,
+/// What the portal showed of the object's name.
+enum Seen<R> {
+    Present(R),
+    Unlisted,
+    Gone,
+}
+
+impl<R> Seen<R> {
+    fn as_plan<K: PortalKind<Remote = R>>(&self) -> Remote<'_> {
+        match self {
+            Seen::Present(remote) => Remote::Present {
+                id: K::remote_id(remote),
+                deleting: Lifecycle::of(K::remote_state(remote)) == Lifecycle::Deleting,
+            },
+            Seen::Unlisted => Remote::Unlisted,
+            Seen::Gone => Remote::Gone,
+        }
     }
-    result
 }
 
-/// Requeues a failed object after a backoff that grows with its consecutive failures (every
-/// kind's error policy).
-pub fn error_policy<K: kube::Resource<DynamicType = ()>>(
-    object: Arc<K>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
-    let delay = ctx.failures.record(
-        object_key(&*object),
-        object.meta().generation,
-        error.category(),
-    );
-    tracing::info!(
-        kind = K::kind(&()).as_ref(),
-        object = %object.name_any(),
-        reason = error.reason(),
-        retry_in_s = delay.as_secs(),
-        "reconcile failed"
-    );
-    Action::requeue(delay)
-}
-
-pub fn object_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
-    format!(
-        "{}/{}/{}",
-        K::kind(&()),
-        object.meta().namespace.as_deref().unwrap_or_default(),
-        object.name_any()
-    )
-}
-
-fn current_status<K: PortalKind>(object: &K) -> K::Status {
-    object.status().cloned().unwrap_or_default()
-}
-
-fn object_state<K: PortalKind>(object: &K) -> ObjectState<'_> {
+fn object_state<'a, K: PortalKind>(object: &'a K, status: &'a K::Status) -> ObjectState<'a> {
     ObjectState::of(
         object,
         object.managed_spec(),
-        object.status().map(|s| s.managed()),
+        Some(status.managed()),
+        K::LOOK_UP.is_some(),
     )
 }
 
-async fn drive<K: PortalKind>(object: &K, api: &Api<K>, ctx: &Context) -> Result<Action, Error> {
-    let state = object_state(object);
+pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error> {
+    let object = run.object;
+    let status = run.status().clone();
+    let state = object_state(object, &status);
     let (desired, recorded) = (state.desired(), state.recorded());
-    let decision = match decide(&desired, &recorded, None) {
-        Decision::Observe => None,
-        decision => Some(decision),
-    };
-    let (client, remote) = match decision {
-        Some(_) => (None, None),
-        None => {
-            let client = managed::token_client(ctx, object, object.managed_spec()).await?;
-            let resync_requested = ctx
-                .resync_requests
-                .is_new(&object_key(object), state.resync_request());
-            let remote = observe::<K>(ctx, &client, &state, resync_requested).await?;
-            (Some(client), remote)
+    if !desired.deleting {
+        // Bad input costs nothing: refused before any portal call.
+        object.check_parameters()?;
+    }
+    let mut decision = decide(&desired, &recorded, None);
+    let mut seen = Seen::Unlisted;
+    let mut client = None;
+    if decision == Decision::Observe {
+        let portal = credentials(run, &state).await?;
+        let resync_requested = run
+            .ctx
+            .resync_requests
+            .is_new(&object_key(object), state.resync_request());
+        seen = observe::<K>(run, &portal, &state, resync_requested).await?;
+        decision = decide(&desired, &recorded, Some(seen.as_plan::<K>()));
+        if decision == Decision::LookUp {
+            seen = look_up::<K>(&portal, state.lookup_name()).await?;
+            decision = decide(&desired, &recorded, Some(seen.as_plan::<K>()));
         }
-    };
-    let decision = decision.unwrap_or_else(|| {
-        let remote = match &remote {
-            Some(found) => Remote::Present {
-                id: K::remote_id(found),
-            },
-            None => Remote::Absent,
-        };
-        decide(&desired, &recorded, Some(remote))
-    });
+        client = Some(portal);
+    }
     tracing::debug!(kind = K::NOUN, object = %object.name_any(), ?decision, "decided");
+    let needs_portal = || client.as_ref().expect("the portal was looked at");
 
     match decision {
-        Decision::Observe => unreachable!("decide was given the remote"),
-        Decision::Paused => managed::paused(object, api, current_status(object)).await,
-        Decision::NameChanged { bound } => Err(managed::name_changed(&state, &bound)),
+        Decision::Observe | Decision::LookUp => unreachable!("decide was given the remote"),
+        Decision::Paused => paused(run).await,
+        Decision::NameChanged => Err(managed::name_changed(&state)),
         Decision::AddFinalizer => {
-            report::add_finalizer(api, object).await?;
+            protect_credentials(run, &state).await?;
+            report::add_finalizer(&run.api, object).await?;
             Ok(Action::await_change())
         }
-        Decision::Create { recreate } => {
-            let client = client.expect("observed before deciding to create");
-            create(object, api, ctx, &client, &state, recreate).await
-        }
+        Decision::Create(mode) => create(run, &state, &recorded, needs_portal(), mode).await,
         Decision::Mirror { adopted, observed } => {
-            let remote = remote.expect("mirror needs the remote");
-            let name = K::remote_name(&remote);
+            let Seen::Present(remote) = &seen else {
+                unreachable!("mirror needs the remote")
+            };
+            let name = K::remote_name(remote);
             if adopted {
                 let note = format!("took over the existing portal {} '{name}'", K::NOUN);
-                publish(ctx, object, false, "Adopted", note).await;
+                run.publish(false, "Adopted", note).await;
             } else if observed && recorded.id.is_none() {
                 let note = format!("observing the portal {} '{name}'", K::NOUN);
-                publish(ctx, object, false, "Observed", note).await;
+                run.publish(false, "Observed", note).await;
             }
-            mirror(object, api, ctx, &state, &remote).await
+            let ownership = mirrored_ownership(&recorded, adopted, observed);
+            mirror(run, &state, remote, ownership).await
         }
-        Decision::AlreadyExists => Err(Error::AlreadyExists {
+        Decision::WaitListed => {
+            let ownership = recorded.ownership.unwrap_or(Ownership::Created);
+            let new = managed::owned_unlisted(
+                status.managed(),
+                state.lookup_name(),
+                run.generation(),
+                ownership,
+                K::NOUN,
+            );
+            write_managed(run, new).await?;
+            Ok(Action::requeue(run.ctx.timing.poll))
+        }
+        Decision::AlreadyExists(taken) => Err(Error::AlreadyExists {
             name: state.lookup_name().to_owned(),
+            taken,
         }),
         Decision::NotFound => Err(Error::NotFoundToObserve {
             name: state.lookup_name().to_owned(),
         }),
-        Decision::Delete => {
-            let client = client.expect("observed before deciding to delete");
-            delete(object, api, ctx, &client, &state).await
+        Decision::Delete => delete(run, &state, needs_portal()).await,
+        Decision::WaitDeleted => {
+            let message = format!(
+                "the portal is deleting the {} '{}'",
+                K::NOUN,
+                state.lookup_name()
+            );
+            let new = managed::delete_accepted(status.managed(), run.generation(), message);
+            write_managed(run, new).await?;
+            Ok(Action::requeue(run.ctx.timing.poll))
         }
-        Decision::Release { orphaned, foreign } => {
-            managed::release(object, api, ctx, state.lookup_name(), orphaned, foreign).await
-        }
+        Decision::Release(why) => release(run, &state, why).await,
         Decision::Nothing => Ok(Action::await_change()),
     }
 }
 
+/// The ownership a mirrored resource is recorded with.
+fn mirrored_ownership(recorded: &Recorded, adopted: bool, observed: bool) -> Ownership {
+    match recorded.ownership {
+        _ if adopted => Ownership::Adopted,
+        Some(ownership @ (Ownership::Created | Ownership::Adopted)) => ownership,
+        _ if observed => Ownership::Observed,
+        // An unanswered create of this object's: the resource is what it created.
+        _ => Ownership::Created,
+    }
+}
+
+/// The portal client for the object's token, noting which Secret version it came from.
+async fn credentials<K: PortalKind>(
+    run: &mut Run<'_, K>,
+    state: &ObjectState<'_>,
+) -> Result<TokenClient, Error> {
+    let ctx = run.ctx;
+    let location = managed::token_location(ctx, run.object, run.object.managed_spec());
+    let credential = run.credential(&location).await;
+    let token = credential.token?;
+    if state.desired().has_finalizer
+        && !state.desired().deleting
+        && own_secret(run.object).is_some()
+        && !credential
+            .finalizers
+            .contains(&super::tokens::in_use_finalizer(&uid(run.object)))
+    {
+        protect_credentials(run, state).await?;
+    }
+    Ok(ctx.portal.with_token(token))
+}
+
+/// The token Secret in the object's own namespace, if it names one.
+fn own_secret<K: PortalKind>(object: &K) -> Option<TokenLocation> {
+    let reference = object.managed_spec().token_secret_ref.as_ref()?;
+    let namespace = object.namespace().unwrap_or_default();
+    Some(TokenLocation::of_reference(&namespace, reference))
+}
+
+fn uid<K: PortalKind>(object: &K) -> String {
+    object.uid().unwrap_or_default()
+}
+
+/// Puts this object's in-use finalizer on its own token Secret, so that the Secret outlives the
+/// portal resource it is needed to delete (a namespace deleted as a whole deletes both at once).
+async fn protect_credentials<K: PortalKind>(
+    run: &Run<'_, K>,
+    state: &ObjectState<'_>,
+) -> Result<(), Error> {
+    if state.desired().policy != crate::api::ManagementPolicy::Manage {
+        return Ok(());
+    }
+    let Some(location) = own_secret(run.object) else {
+        return Ok(());
+    };
+    match run.ctx.tokens.protect(&location, &uid(run.object)).await {
+        Ok(()) => Ok(()),
+        // Missing: the token read reports it. Being deleted: no finalizer can be added any more.
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 422 => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The portal resource under the object's name, from the shared snapshot. Where status says it
-/// should exist but the snapshot lacks it, a snapshot taken now confirms the absence: the one
-/// held may predate the resource.
+/// should exist but the snapshot lacks it, a snapshot taken now is looked at too: the one held
+/// may predate the resource. Absence from lists stays a hint ([`Seen::Unlisted`]).
 async fn observe<K: PortalKind>(
-    ctx: &Context,
+    run: &Run<'_, K>,
     client: &TokenClient,
     state: &ObjectState<'_>,
     resync_requested: bool,
-) -> Result<Option<K::Remote>, Error> {
+) -> Result<Seen<K::Remote>, Error> {
+    let ctx = run.ctx;
     let name = state.lookup_name();
     let list = || async {
         let items = K::list(client).await?;
@@ -164,80 +226,146 @@ async fn observe<K: PortalKind>(
         .get(client.fingerprint(), not_before, list)
         .await?;
     if let Some(found) = snapshot.by_name.get(name) {
-        return Ok(Some(found.clone()));
+        return Ok(Seen::Present(found.clone()));
     }
     if !state.expects_remote() || resync_requested {
-        return Ok(None);
+        return Ok(Seen::Unlisted);
     }
     let confirmed = snapshots
         .get(client.fingerprint(), tokio::time::Instant::now(), list)
         .await?;
-    Ok(confirmed.by_name.get(name).cloned())
+    Ok(match confirmed.by_name.get(name) {
+        Some(found) => Seen::Present(found.clone()),
+        None => Seen::Unlisted,
+    })
+}
+
+/// Asks the portal about the one name (only kinds with a route for it get here).
+async fn look_up<K: PortalKind>(
+    client: &TokenClient,
+    name: &str,
+) -> Result<Seen<K::Remote>, Error> {
+    let look_up = K::LOOK_UP.expect("decide asks for a look-up only where the portal has one");
+    Ok(match look_up(client, name).await? {
+        Some(found) => Seen::Present(found),
+        None => Seen::Gone,
+    })
 }
 
 async fn create<K: PortalKind>(
-    object: &K,
-    api: &Api<K>,
-    ctx: &Context,
-    client: &TokenClient,
+    run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
-    recreate: bool,
+    recorded: &Recorded<'_>,
+    client: &TokenClient,
+    mode: CreateMode,
 ) -> Result<Action, Error> {
-    let name = state.lookup_name();
+    let object = run.object;
+    let name = state.lookup_name().to_owned();
     managed::check_portal_name(state)?;
-    if recreate {
+    if mode == CreateMode::Recreate && recorded.id.is_some() {
         let note = format!(
             "the portal {} '{name}' was deleted outside Kubernetes: creating it again",
             K::NOUN
         );
-        publish(ctx, object, true, "Recreating", note).await;
+        run.publish(true, "Recreating", note).await;
     }
-    // The intent goes to status before the call: after a crash the name is recognised as ours.
-    let mut status = current_status(object);
-    *status.managed_mut() = managed::intent(status.managed(), name, object.meta().generation);
-    write_status(api, object, &status).await?;
-
-    match object.create(client, name).await {
-        Ok(created) => {
+    // The permit first, then the intent, then the request: the intent is recorded right before
+    // the create leaves, and only if the object did not change since it was read (after a crash
+    // the name is recognised as this object's for a while, see managed::PENDING_TRUST).
+    client.reserve_write().await;
+    if mode != CreateMode::Resend {
+        let current = run.status().managed().clone();
+        let intent = managed::intent(&current, &name, run.generation(), mode == CreateMode::Fresh);
+        write_managed(run, intent).await?;
+    }
+    let answer = object.create(client, &name).await;
+    let outcome = match &answer {
+        Ok(Some(remote)) if !K::remote_id(remote).is_empty() => CreateOutcome::Created,
+        Ok(_) => CreateOutcome::Accepted,
+        Err(PortalError::AlreadyExists { .. }) => CreateOutcome::NameTaken,
+        // A 2xx whose body could not be read: the portal acted.
+        Err(PortalError::Decode { .. }) => CreateOutcome::Accepted,
+        Err(error) if error.is_refusal() => CreateOutcome::Refused,
+        Err(_) => CreateOutcome::Unknown,
+    };
+    let adopt = object.managed_spec().adopt_existing();
+    match after_create(mode, adopt, outcome) {
+        AfterCreate::Bound => {
+            let remote = answer.ok().flatten().expect("created with the resource");
             let note = format!(
                 "created the portal {} '{name}' {}",
                 K::NOUN,
                 object.describe()
             );
-            publish(ctx, object, false, "Created", note).await;
-            match created {
-                Some(remote) => {
-                    let mut fresh = object.clone();
-                    *fresh.status_mut() = Some(status);
-                    let state = object_state(&fresh);
-                    mirror(&fresh, api, ctx, &state, &remote).await
-                }
-                None => Ok(Action::requeue(ctx.timing.poll)),
-            }
+            run.publish(false, "Created", note).await;
+            let status = run.status().clone();
+            mirror(
+                run,
+                &object_state(object, &status),
+                &remote,
+                Ownership::Created,
+            )
+            .await
         }
-        Err(PortalError::AlreadyExists { .. }) => {
-            // Taken by someone else between the look-up and the create: not ours.
-            status.managed_mut().create_requested_at = None;
-            write_status(api, object, &status).await?;
-            if object.managed_spec().adopt_existing() {
-                return Ok(Action::requeue(Duration::ZERO));
-            }
+        AfterCreate::Owned(ownership) => {
+            let (reason, note) = match (ownership, outcome) {
+                (Ownership::Adopted, _) => (
+                    "Adopted",
+                    format!("took over the existing portal {} '{name}'", K::NOUN),
+                ),
+                (_, CreateOutcome::NameTaken) => (
+                    "Recovered",
+                    format!(
+                        "the portal {} '{name}' exists: an earlier create of this object's landed",
+                        K::NOUN
+                    ),
+                ),
+                _ => (
+                    "Created",
+                    format!(
+                        "the portal accepted the create of the {} '{name}' {}",
+                        K::NOUN,
+                        object.describe()
+                    ),
+                ),
+            };
+            run.publish(false, reason, note).await;
+            let current = run.status().managed().clone();
+            let new =
+                managed::owned_unlisted(&current, &name, run.generation(), ownership, K::NOUN);
+            write_managed(run, new).await?;
+            Ok(Action::requeue(run.ctx.timing.poll))
+        }
+        AfterCreate::Taken => {
+            let current = run.status().managed().clone();
+            write_managed(run, managed::intent_dropped(&current)).await?;
             Err(Error::AlreadyExists {
-                name: name.to_owned(),
+                name,
+                taken: super::plan::Taken::ByOther,
             })
         }
-        Err(error) => Err(error.into()),
+        AfterCreate::Failed { keep_intent } => {
+            if !keep_intent {
+                let current = run.status().managed().clone();
+                write_managed(run, managed::intent_dropped(&current)).await?;
+            }
+            match answer {
+                Err(error) => Err(error.into()),
+                Ok(_) => unreachable!("a failed create is an error"),
+            }
+        }
     }
 }
 
 async fn mirror<K: PortalKind>(
-    object: &K,
-    api: &Api<K>,
-    ctx: &Context,
+    run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
     remote: &K::Remote,
+    ownership: Ownership,
 ) -> Result<Action, Error> {
-    let current = current_status(object);
+    let object = run.object;
+    let ctx = run.ctx;
+    let current = run.status().clone();
     let raw_state = K::remote_state(remote);
     let lifecycle = Lifecycle::of(raw_state);
     let drift = object.drift(remote);
@@ -254,7 +382,8 @@ async fn mirror<K: PortalKind>(
         if conditions::find(&current.managed().conditions, SYNCED)
             .is_none_or(|c| c.reason != "UpdateNotSupported")
         {
-            publish(ctx, object, true, "UpdateNotSupported", message.clone()).await;
+            run.publish(true, "UpdateNotSupported", message.clone())
+                .await;
         }
         wanted.push(Wanted::synced(false, "UpdateNotSupported", message));
     }
@@ -272,54 +401,110 @@ async fn mirror<K: PortalKind>(
     let managed = managed::mirrored(
         current.managed(),
         state,
-        object.meta().generation,
+        run.generation(),
         (K::remote_id(remote), raw_state),
         &wanted,
+        ownership,
     );
-    let status = K::mirrored(remote, managed);
-    managed::write_if_changed(api, object, &current, status, object.meta().generation).await?;
+    run.write(K::mirrored(remote, managed)).await?;
     Ok(managed::requeue_for(lifecycle, &ctx.timing))
 }
 
 async fn delete<K: PortalKind>(
-    object: &K,
-    api: &Api<K>,
-    ctx: &Context,
-    client: &TokenClient,
+    run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
+    client: &TokenClient,
 ) -> Result<Action, Error> {
     let name = state.lookup_name();
-    match K::delete(client, name).await {
-        Ok(()) | Err(PortalError::NotFound { .. }) => {}
-        Err(error) => return Err(error.into()),
+    // Recorded first: the write is refused if the object changed since it was read, so no delete
+    // is sent on a stale copy of the object.
+    client.reserve_write().await;
+    let current = run.status().managed().clone();
+    let asking = format!("asking the portal to delete the {} '{name}'", K::NOUN);
+    write_managed(run, managed::deleting(&current, run.generation(), asking)).await?;
+    let outcome = match K::delete(client, name).await {
+        Ok(()) => DeleteOutcome::Accepted,
+        Err(PortalError::NotFound { .. }) => DeleteOutcome::Gone,
+        Err(error) => {
+            debug_assert_eq!(after_delete(DeleteOutcome::Failed), AfterDelete::Failed);
+            return Err(error.into());
+        }
+    };
+    match after_delete(outcome) {
+        AfterDelete::Confirm => {
+            let message = format!(
+                "the portal accepted the deletion of the {} '{name}': waiting until it is gone",
+                K::NOUN
+            );
+            let current = run.status().managed().clone();
+            write_managed(
+                run,
+                managed::delete_accepted(&current, run.generation(), message),
+            )
+            .await?;
+            Ok(Action::requeue(run.ctx.timing.poll))
+        }
+        AfterDelete::Release => release(run, state, Release::Deleted).await,
+        AfterDelete::Failed => unreachable!("returned above"),
     }
-    let note = format!("deleted the portal {} '{name}'", K::NOUN);
-    publish(ctx, object, false, "Deleted", note).await;
-    report::remove_finalizer(api, object).await?;
+}
+
+/// Removes the finalizer, saying why. What the object held at the portal is recorded as gone
+/// first, and its token Secret let go next: a crash in between leaves an object that needs no
+/// portal call (nor its token) to be released.
+async fn release<K: PortalKind>(
+    run: &mut Run<'_, K>,
+    state: &ObjectState<'_>,
+    why: Release,
+) -> Result<Action, Error> {
+    let name = state.lookup_name().to_owned();
+    let noun = K::NOUN;
+    let (reason, note) = match why {
+        Release::Orphaned => (
+            "Orphaned",
+            format!(
+                "left the portal {noun} '{name}' in place (deletionPolicy: Orphan or managementPolicy: Observe)"
+            ),
+        ),
+        Release::Foreign => (
+            "LeftInPlace",
+            format!("the portal {noun} '{name}' is not this object's: left in place"),
+        ),
+        Release::Deleted => ("Deleted", format!("deleted the portal {noun} '{name}'")),
+        Release::NothingHeld => (
+            "Released",
+            format!("this object held no portal {noun}: nothing to delete"),
+        ),
+    };
+    if why == Release::Deleted {
+        let current = run.status().managed().clone();
+        let new = managed::nothing_held(&current, run.generation(), note.clone());
+        write_managed(run, new).await?;
+    }
+    if let Some(location) = own_secret(run.object) {
+        run.ctx.tokens.release(&location, &uid(run.object)).await?;
+    }
+    run.publish(false, reason, note).await;
+    report::remove_finalizer(&run.api, run.object).await?;
+    tracing::info!(object = %run.object.name_any(), reason, "released");
     Ok(Action::await_change())
 }
 
-async fn report_error<K: PortalKind>(object: &K, api: &Api<K>, ctx: &Context, error: &Error) {
-    if error.waits_on_token() {
-        let location = managed::token_location(ctx, object, object.managed_spec());
-        ctx.token_waits.wait_for_change(location, Wake::of(object));
-    }
-    publish(ctx, object, true, error.reason(), error.to_string()).await;
-    // The reconcile may have written status before it failed (the intent to create, above all):
-    // build on what is stored now, not on the object as the reconcile found it.
-    let stored = match api.get_status(&object.name_any()).await {
-        Ok(stored) => stored,
-        Err(read_error) => {
-            tracing::warn!(object = %object.name_any(), error = %read_error, "could not read status");
-            return;
-        }
-    };
-    let current = current_status(&stored);
-    let mut status = current.clone();
-    *status.managed_mut() = managed::failed(current.managed(), stored.meta().generation, error);
-    if status != current
-        && let Err(write_error) = write_status(api, &stored, &status).await
-    {
-        tracing::warn!(object = %object.name_any(), error = %write_error, "could not write status");
-    }
+async fn paused<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error> {
+    let mut new = run.status().clone();
+    let generation = run.generation();
+    let managed = new.managed_mut();
+    managed.conditions = managed::paused_conditions(&managed.conditions, generation);
+    run.write(new).await?;
+    Ok(Action::await_change())
+}
+
+/// Writes the kind's status with `managed` as its shared part.
+async fn write_managed<K: PortalKind>(
+    run: &mut Run<'_, K>,
+    managed: crate::api::ManagedStatus,
+) -> Result<(), Error> {
+    let mut new = run.status().clone();
+    *new.managed_mut() = managed;
+    run.write(new).await
 }

@@ -2,6 +2,8 @@
 
 use crate::portal::PortalError;
 
+use super::plan::Taken;
+
 use super::tokens::TokenError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +24,8 @@ pub enum Error {
         message: String,
     },
 
-    #[error(
-        "a portal resource named '{name}' already exists and was not created by this object: pick another spec.externalName, or set spec.adoptExisting: true to take it over"
-    )]
-    AlreadyExists { name: String },
+    #[error("{}", already_exists(name, *taken))]
+    AlreadyExists { name: String, taken: Taken },
 
     #[error(
         "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
@@ -41,6 +41,21 @@ pub enum Error {
         "the portal no longer lists backup {id} of database '{database}' (was the database deleted?)"
     )]
     BackupGone { id: String, database: String },
+}
+
+fn already_exists(name: &str, taken: Taken) -> String {
+    let why = match taken {
+        Taken::ByOther => "was not created by this object",
+        Taken::Replaced => {
+            "is not the one this object created (that one is gone, and another took its name)"
+        }
+        Taken::IntentExpired => {
+            "appeared long after this object asked for a create whose answer never came, so it cannot be told to be that one"
+        }
+    };
+    format!(
+        "a portal resource named '{name}' already exists and {why}: pick another spec.externalName, or set spec.adoptExisting: true to take it over"
+    )
 }
 
 /// How the error policy treats an error.
@@ -65,6 +80,12 @@ impl Error {
             Self::BackupNotListed { .. } => "BackupNotListed",
             Self::BackupGone { .. } => "NotFound",
         }
+    }
+
+    /// A status write refused because the object changed since this reconcile read it: the
+    /// reconcile decided on a stale copy and runs again.
+    pub fn is_stale_copy(&self) -> bool {
+        matches!(self, Self::Kube(kube::Error::Api(status)) if status.code == 409)
     }
 
     /// Fixed by a new token in the Secret: the object is woken when the Secret changes.

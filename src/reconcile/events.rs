@@ -4,11 +4,10 @@
 //! Our own instead of kube-runtime's `Recorder`: that one keeps every Event it wrote, whole, and
 //! scans all of them on each publish; after 10,000 objects were created at once it held some
 //! 30,000 Events (tens of MiB) until the next publish. Here an Event costs one small record, and
-//! records past the window are dropped on a timer ([`EventRecorder::forget_expired_every`]).
+//! records past the window are dropped on a timer ([`EventRecorder::forget_expired`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event, EventSeries};
@@ -125,17 +124,13 @@ impl EventRecorder {
         Ok(name)
     }
 
-    /// Every `period`, forever, drops the records of Events last seen before the window.
-    pub async fn forget_expired_every(&self, period: Duration) {
-        let mut ticks = tokio::time::interval(period);
-        loop {
-            ticks.tick().await;
-            let cutoff = Timestamp::now() - SERIES_WINDOW;
-            self.written
-                .lock()
-                .expect("events written")
-                .forget_before(cutoff);
-        }
+    /// Drops the records of Events last seen before the window.
+    pub fn forget_expired(&self) {
+        let cutoff = Timestamp::now() - SERIES_WINDOW;
+        self.written
+            .lock()
+            .expect("events written")
+            .forget_before(cutoff);
     }
 }
 

@@ -7,7 +7,8 @@ use crate::api::{Function, FunctionStatus, ManagedStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient};
 
 use super::context::Context;
-use super::kind::{PortalKind, has_managed_status, managed_fields};
+use super::error::Error;
+use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
 has_managed_status!(FunctionStatus);
@@ -46,6 +47,13 @@ impl PortalKind for Function {
     async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
         client.delete_function(name).await
     }
+
+    fn check_parameters(&self) -> Result<(), Error> {
+        no_owned_parameters(self.spec.parameters.as_ref(), &["runtime"])
+    }
+
+    /// The portal lists functions but has no route to ask about one.
+    const LOOK_UP: Option<LookUp<portal::Function>> = None;
 
     fn remote_name(remote: &portal::Function) -> &str {
         &remote.name
@@ -94,6 +102,36 @@ impl PortalKind for Function {
     }
 }
 
+/// Refuses parameters that set the portal name or one of the kind's `typed` fields: the operator
+/// sets those itself, and a parameter would override them in the create body (a function created
+/// as `parameters.name` would be one this object never finds).
+pub fn no_owned_parameters(
+    parameters: Option<&Map<String, Value>>,
+    typed: &[&str],
+) -> Result<(), Error> {
+    let owned: Vec<&str> = parameters
+        .into_iter()
+        .flat_map(|parameters| parameters.keys())
+        .map(String::as_str)
+        .filter(|key| *key == "name" || typed.contains(key))
+        .collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidSpec {
+        reason: "InvalidSpec",
+        message: format!(
+            "spec.parameters sets {}, which the operator sets itself (the name from spec.externalName or metadata.name, the rest from their own spec fields): remove {} from spec.parameters",
+            owned
+                .iter()
+                .map(|key| format!("'{key}'"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if owned.len() == 1 { "it" } else { "them" }
+        ),
+    })
+}
+
 /// Parameters the portal reports with another value than the spec's. Parameters the portal
 /// does not echo cannot be compared and are not reported.
 pub fn parameter_drift(
@@ -118,6 +156,18 @@ pub fn parameter_drift(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn parameters_may_not_set_the_name_or_a_typed_field() {
+        let fine = json!({"memory_mb": 512});
+        assert!(no_owned_parameters(fine.as_object(), &["runtime"]).is_ok());
+        assert!(no_owned_parameters(None, &["runtime"]).is_ok());
+        let renaming = json!({"name": "elsewhere", "runtime": "go1.22", "handler": "h"});
+        let refused = no_owned_parameters(renaming.as_object(), &["runtime"]).unwrap_err();
+        assert_eq!(refused.reason(), "InvalidSpec");
+        let message = refused.to_string();
+        assert!(message.contains("'name' and 'runtime'"), "{message}");
+    }
 
     #[test]
     fn only_reported_parameters_can_drift() {

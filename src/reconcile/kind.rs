@@ -4,8 +4,10 @@
 use std::fmt::Debug;
 use std::future::Future;
 
+use futures::future::BoxFuture;
 use k8s_openapi::NamespaceResourceScope;
 use kube::Resource;
+use kube::runtime::controller::Action;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -14,6 +16,8 @@ use crate::api::{ManagedSpec, ManagedStatus};
 use crate::portal::{PortalError, TokenClient};
 
 use super::context::Context;
+use super::error::Error;
+use super::shell::{Reconciled, Run, StatusParts};
 use super::snapshot::Snapshots;
 
 /// A status type of a managed kind: it embeds the shared part.
@@ -61,6 +65,10 @@ pub trait PortalKind:
         name: &str,
     ) -> impl Future<Output = Result<(), PortalError>> + Send;
 
+    /// Asks the portal about one name, where it has a route for that (`None`: it has not). The
+    /// answer is authoritative: `Ok(None)` means the portal said 404.
+    const LOOK_UP: Option<LookUp<Self::Remote>>;
+
     fn remote_name(remote: &Self::Remote) -> &str;
     fn remote_id(remote: &Self::Remote) -> &str;
     /// The portal's raw status string.
@@ -68,6 +76,12 @@ pub trait PortalKind:
 
     /// A few words on what is created, for the Created Event: "(postgresql db-s-1vcpu-2gb)".
     fn describe(&self) -> String;
+
+    /// Refuses free-form `parameters` that would set what the operator sets itself (the name, a
+    /// typed field): they would create something this object never finds.
+    fn check_parameters(&self) -> Result<(), Error> {
+        Ok(())
+    }
 
     /// What the spec asks for that differs at the portal and cannot be changed in place.
     fn drift(&self, remote: &Self::Remote) -> Vec<String>;
@@ -77,6 +91,31 @@ pub trait PortalKind:
 
     /// The kind's status after mirroring `remote`, around the shared part already computed.
     fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
+}
+
+/// Asks the portal about one name: `Ok(None)` when it answered 404.
+pub type LookUp<R> =
+    for<'a> fn(&'a TokenClient, &'a str) -> BoxFuture<'a, Result<Option<R>, PortalError>>;
+
+impl<K: PortalKind> Reconciled for K {
+    type Status = K::Status;
+
+    fn status(&self) -> Option<&K::Status> {
+        PortalKind::status(self)
+    }
+
+    fn parts(status: &mut K::Status) -> StatusParts<'_> {
+        let managed = status.managed_mut();
+        StatusParts {
+            observed_generation: &mut managed.observed_generation,
+            last_sync_time: &mut managed.last_sync_time,
+            conditions: &mut managed.conditions,
+        }
+    }
+
+    fn drive(run: &mut Run<'_, K>) -> impl Future<Output = Result<Action, Error>> + Send {
+        super::driver::drive(run)
+    }
 }
 
 /// `HasManagedStatus` for a status struct whose shared part is its `managed` field.

@@ -1,29 +1,32 @@
 //! What every managed kind's reconcile shares around the pure decision: reading the object's
-//! state, the token, status building, and the steps that do not depend on the product.
+//! state, where its token is, and building its status.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::api::{
-    FINALIZER, ManagedSpec, ManagedStatus, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION,
-    TokenSecretRef,
+    FINALIZER, ManagedSpec, ManagedStatus, ManagementPolicy, Ownership, PAUSED_ANNOTATION,
+    RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
 };
-use crate::portal::{Lifecycle, TokenClient};
+use crate::portal::Lifecycle;
 
 use super::conditions::{self, READY, SYNCED, Wanted};
 use super::context::{Context, Timing};
 use super::error::Error;
-use super::kind::HasManagedStatus;
 use super::plan::{Desired, Recorded};
-use super::report::{self, publish, write_status};
 use super::tokens::TokenLocation;
+
+/// How long after a create was asked for a resource of that name may still be taken for its
+/// outcome, when the answer was never learned. The intent is written right before the request
+/// leaves (after the limiter's wait), and a create lands within its attempts (four at most, 30 s
+/// each, with their pauses) plus the time the portal's lists take to show it; after this, an
+/// unanswered create cannot be told from someone else's resource of that name.
+pub const PENDING_TRUST: Duration = Duration::from_secs(15 * 60);
 
 /// The parts of an object the decision reads.
 pub struct ObjectState<'a> {
@@ -33,6 +36,7 @@ pub struct ObjectState<'a> {
     paused: bool,
     deleting: bool,
     has_finalizer: bool,
+    can_look_up: bool,
     resync_request: Option<String>,
 }
 
@@ -41,6 +45,7 @@ impl<'a> ObjectState<'a> {
         object: &'a K,
         spec: &'a ManagedSpec,
         status: Option<&'a ManagedStatus>,
+        can_look_up: bool,
     ) -> Self {
         let meta = object.meta();
         Self {
@@ -57,6 +62,7 @@ impl<'a> ObjectState<'a> {
                 .finalizers
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
+            can_look_up,
             resync_request: resync_request(object).map(str::to_owned),
         }
     }
@@ -70,29 +76,62 @@ impl<'a> ObjectState<'a> {
             paused: self.paused,
             deleting: self.deleting,
             has_finalizer: self.has_finalizer,
+            can_look_up: self.can_look_up,
         }
     }
 
     pub fn recorded(&self) -> Recorded<'_> {
-        self.status
-            .map_or_else(Recorded::default, |status| Recorded {
-                bound_name: status.external_name.as_deref(),
-                id: status.id.as_deref(),
-                create_requested: status.create_requested_at.is_some(),
-            })
+        let Some(status) = self.status else {
+            return Recorded::default();
+        };
+        let ownership = status.ownership.or_else(|| self.legacy_ownership());
+        let requested = status.create_requested_at.as_ref().map(|t| t.0);
+        Recorded {
+            bound_name: status.external_name.as_deref(),
+            id: status.id.as_deref(),
+            ownership,
+            pending: requested.is_some() && ownership.is_none(),
+            intent_fresh: requested.is_some_and(|at| {
+                Timestamp::now().duration_since(at)
+                    < SignedDuration::try_from(PENDING_TRUST).unwrap_or_default()
+            }),
+            delete_requested: status.delete_requested_at.is_some(),
+        }
     }
 
-    /// The portal name to look at: the bound one once there is one.
+    /// Status written before ownership was recorded: an id with a create intent was created by
+    /// the object; an id without one was adopted (Manage) or observed.
+    fn legacy_ownership(&self) -> Option<Ownership> {
+        let status = self.status?;
+        status.id.as_ref()?;
+        Some(if status.create_requested_at.is_some() {
+            Ownership::Created
+        } else if self.spec.management_policy() == ManagementPolicy::Manage {
+            Ownership::Adopted
+        } else {
+            Ownership::Observed
+        })
+    }
+
+    /// The portal name to look at: the bound one once the object holds one.
     pub fn lookup_name(&self) -> &str {
-        self.status
-            .and_then(|s| s.external_name.as_deref())
-            .unwrap_or(&self.wanted_name)
+        let recorded = self.recorded();
+        let holds = recorded.ownership.is_some() || recorded.pending || recorded.id.is_some();
+        match recorded.bound_name {
+            Some(bound) if holds => bound,
+            _ => &self.wanted_name,
+        }
     }
 
     /// Status says the portal resource should exist.
     pub fn expects_remote(&self) -> bool {
-        self.status
-            .is_some_and(|s| s.id.is_some() || s.create_requested_at.is_some())
+        let recorded = self.recorded();
+        recorded.id.is_some()
+            || recorded.pending
+            || matches!(
+                recorded.ownership,
+                Some(Ownership::Created | Ownership::Adopted)
+            )
     }
 
     /// The oldest portal snapshot this reconcile may decide on. Objects that are Ready and in
@@ -155,21 +194,6 @@ pub fn token_location_of<K: Resource>(
     TokenLocation::for_object(namespace, reference, &ctx.default_token)
 }
 
-/// The portal client for the object's token.
-pub async fn token_client<K: Resource>(
-    ctx: &Context,
-    object: &K,
-    spec: &ManagedSpec,
-) -> Result<TokenClient, Error> {
-    client_at(ctx, &token_location(ctx, object, spec)).await
-}
-
-/// The portal client for the token at `location`.
-pub async fn client_at(ctx: &Context, location: &TokenLocation) -> Result<TokenClient, Error> {
-    let token = ctx.tokens.token(location).await?;
-    Ok(ctx.portal.with_token(token))
-}
-
 /// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not
 /// ending with a hyphen. `spec.externalName` is checked by the schema; `metadata.name` is not.
 pub fn check_portal_name(state: &ObjectState) -> Result<(), Error> {
@@ -191,19 +215,31 @@ pub fn check_portal_name(state: &ObjectState) -> Result<(), Error> {
     })
 }
 
-pub fn name_changed(state: &ObjectState, bound: &str) -> Error {
+pub fn name_changed(state: &ObjectState) -> Error {
     Error::InvalidSpec {
         reason: "ExternalNameImmutable",
         message: format!(
-            "spec.externalName asks for '{}' but this object is bound to the portal resource '{bound}', and the name cannot change: set it back",
-            state.desired().name
+            "spec.externalName asks for '{}' but this object is bound to the portal resource '{}', and the name cannot change: set it back",
+            state.desired().name,
+            state.lookup_name()
         ),
     }
 }
 
-/// The status recorded just before a create call.
-pub fn intent(current: &ManagedStatus, name: &str, generation: Option<i64>) -> ManagedStatus {
+/// The status recorded just before a create call: the intent, and the name it claims. A fresh
+/// create holds nothing else; a re-creation keeps the binding it had.
+pub fn intent(
+    current: &ManagedStatus,
+    name: &str,
+    generation: Option<i64>,
+    fresh: bool,
+) -> ManagedStatus {
     let now = Timestamp::now();
+    let (ownership, id) = if fresh {
+        (None, None)
+    } else {
+        (current.ownership, current.id.clone())
+    };
     ManagedStatus {
         observed_generation: generation,
         conditions: conditions::merge(
@@ -217,10 +253,96 @@ pub fn intent(current: &ManagedStatus, name: &str, generation: Option<i64>) -> M
             now,
         ),
         external_name: Some(name.to_owned()),
-        id: None,
-        state: None,
+        id,
+        ownership,
+        state: current.state.clone().filter(|_| !fresh),
         create_requested_at: Some(Time(now)),
+        delete_requested_at: None,
         last_sync_time: current.last_sync_time.clone(),
+    }
+}
+
+/// The status once the portal definitely refused a create: no claim on the name is left.
+pub fn intent_dropped(current: &ManagedStatus) -> ManagedStatus {
+    let holds = current.ownership.is_some() || current.id.is_some();
+    ManagedStatus {
+        create_requested_at: None,
+        external_name: current.external_name.clone().filter(|_| holds),
+        ..current.clone()
+    }
+}
+
+/// The status of a resource that is this object's but not listed yet (the portal accepted the
+/// create without naming it, or the name turned out to be ours).
+pub fn owned_unlisted(
+    current: &ManagedStatus,
+    name: &str,
+    generation: Option<i64>,
+    ownership: Ownership,
+    noun: &str,
+) -> ManagedStatus {
+    let message =
+        format!("the portal {noun} '{name}' is this object's; waiting for the portal to list it");
+    ManagedStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(
+            &current.conditions,
+            &[Wanted::ready(false, "Creating", message)],
+            generation,
+            Timestamp::now(),
+        ),
+        external_name: Some(name.to_owned()),
+        ownership: Some(ownership),
+        ..current.clone()
+    }
+}
+
+/// The status while the object is being deleted at the portal.
+pub fn deleting(
+    current: &ManagedStatus,
+    generation: Option<i64>,
+    message: String,
+) -> ManagedStatus {
+    ManagedStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(
+            &current.conditions,
+            &[Wanted::ready(false, "Deleting", message)],
+            generation,
+            Timestamp::now(),
+        ),
+        ..current.clone()
+    }
+}
+
+/// The status once the portal accepted the deletion; the finalizer stays until it is gone.
+pub fn delete_accepted(
+    current: &ManagedStatus,
+    generation: Option<i64>,
+    message: String,
+) -> ManagedStatus {
+    ManagedStatus {
+        delete_requested_at: current
+            .delete_requested_at
+            .clone()
+            .or_else(|| Some(Time(Timestamp::now()))),
+        ..deleting(current, generation, message)
+    }
+}
+
+/// The status once the portal confirmed the resource gone: nothing is held any more, so the
+/// release that follows needs no portal call, even after a crash.
+pub fn nothing_held(
+    current: &ManagedStatus,
+    generation: Option<i64>,
+    message: String,
+) -> ManagedStatus {
+    ManagedStatus {
+        id: None,
+        ownership: None,
+        create_requested_at: None,
+        delete_requested_at: None,
+        ..deleting(current, generation, message)
     }
 }
 
@@ -233,6 +355,11 @@ pub fn ready_from(lifecycle: Lifecycle, raw: &str, noun: &str) -> Wanted {
             "Creating",
             format!("the portal reports the {noun} as '{raw}'"),
         ),
+        Lifecycle::Deleting => Wanted::ready(
+            false,
+            "Deleting",
+            format!("the portal reports the {noun} as '{raw}'"),
+        ),
         Lifecycle::Failed => Wanted::ready(
             false,
             "Failed",
@@ -241,13 +368,14 @@ pub fn ready_from(lifecycle: Lifecycle, raw: &str, noun: &str) -> Wanted {
     }
 }
 
-/// The shared status after mirroring a portal resource.
+/// The shared status after mirroring a portal resource the object holds as `ownership`.
 pub fn mirrored(
     current: &ManagedStatus,
     state: &ObjectState,
     generation: Option<i64>,
     (id, raw_state): (&str, &str),
     wanted: &[Wanted],
+    ownership: Ownership,
 ) -> ManagedStatus {
     ManagedStatus {
         observed_generation: generation,
@@ -258,19 +386,11 @@ pub fn mirrored(
         } else {
             Some(id.to_owned())
         },
+        ownership: Some(ownership),
         state: Some(raw_state.to_owned()),
         create_requested_at: current.create_requested_at.clone(),
+        delete_requested_at: current.delete_requested_at.clone(),
         last_sync_time: current.last_sync_time.clone(),
-    }
-}
-
-/// The shared status after a failed reconcile: Synced says why; Ready too, unless the resource
-/// was Ready (it still is, as far as anyone knows).
-pub fn failed(current: &ManagedStatus, generation: Option<i64>, error: &Error) -> ManagedStatus {
-    ManagedStatus {
-        observed_generation: generation,
-        conditions: failed_conditions(&current.conditions, generation, error),
-        ..current.clone()
     }
 }
 
@@ -289,45 +409,16 @@ pub fn failed_conditions(
     conditions::merge(current, &wanted, generation, Timestamp::now())
 }
 
-/// Writes `new` unless it equals `current` (ignoring `lastSyncTime`): a reconcile that changes
-/// nothing writes nothing, so a resync of settled objects costs the API server nothing.
-pub async fn write_if_changed<K, S>(
-    api: &Api<K>,
-    object: &K,
-    current: &S,
-    mut new: S,
-    generation: Option<i64>,
-) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: HasManagedStatus,
-{
-    new.managed_mut().observed_generation = generation;
-    new.managed_mut().last_sync_time = current.managed().last_sync_time.clone();
-    if new == *current {
-        return Ok(());
-    }
-    new.managed_mut().last_sync_time = Some(Time(Timestamp::now()));
-    write_status(api, object, &new).await?;
-    Ok(())
-}
-
 /// When to look again after mirroring.
 pub fn requeue_for(lifecycle: Lifecycle, timing: &Timing) -> Action {
     match lifecycle {
-        Lifecycle::InProgress => Action::requeue(timing.poll),
+        Lifecycle::InProgress | Lifecycle::Deleting => Action::requeue(timing.poll),
         Lifecycle::Ready | Lifecycle::Failed => Action::requeue(timing.resync),
     }
 }
 
-/// Paused: say so in status and wait for the annotation to change.
-pub async fn paused<K, S>(object: &K, api: &Api<K>, status: S) -> Result<Action, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: HasManagedStatus,
-{
-    let mut new = status.clone();
-    let generation = object.meta().generation;
+/// The conditions of a paused object.
+pub fn paused_conditions(current: &[Condition], generation: Option<i64>) -> Vec<Condition> {
     let wanted = [Wanted::ready(
         false,
         "Paused",
@@ -335,48 +426,5 @@ where
             "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: no portal calls are made"
         ),
     )];
-    let managed = new.managed_mut();
-    managed.conditions =
-        conditions::merge(&managed.conditions, &wanted, generation, Timestamp::now());
-    managed.observed_generation = generation;
-    if new != status {
-        write_status(api, object, &new).await?;
-    }
-    Ok(Action::await_change())
-}
-
-/// Removes the finalizer when nothing (more) is to be deleted at the portal, and says why.
-pub async fn release<K>(
-    object: &K,
-    api: &Api<K>,
-    ctx: &Context,
-    name: &str,
-    orphaned: bool,
-    foreign: bool,
-) -> Result<Action, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let (reason, note) = if orphaned {
-        (
-            "Orphaned",
-            format!(
-                "left the portal resource '{name}' in place (deletionPolicy: Orphan or managementPolicy: Observe)"
-            ),
-        )
-    } else if foreign {
-        (
-            "LeftInPlace",
-            format!("the portal resource '{name}' was never this object's: left in place"),
-        )
-    } else {
-        (
-            "Deleted",
-            format!("the portal resource '{name}' is already gone"),
-        )
-    };
-    publish(ctx, object, false, reason, note).await;
-    report::remove_finalizer(api, object).await?;
-    tracing::info!(object = %object.name_any(), reason, "released");
-    Ok(Action::await_change())
+    conditions::merge(current, &wanted, generation, Timestamp::now())
 }

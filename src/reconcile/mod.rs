@@ -17,6 +17,7 @@ mod proxy;
 mod report;
 pub mod schedule;
 mod schedule_plan;
+mod shell;
 mod snapshot;
 mod tokens;
 
@@ -24,5 +25,7 @@ pub use context::{Context, Failures, ResyncRequests, Timing};
 pub use error::{Category, Error};
 pub use events::EventRecorder;
 pub use kind::{HasManagedStatus, PortalKind};
+pub use report::write_status;
+pub use shell::{Reconciled, error_policy, reconcile};
 pub use snapshot::Snapshots;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

@@ -7,8 +7,9 @@ use crate::api::{ManagedStatus, Proxy, ProxyStatus};
 use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient, percent_encode};
 
 use super::context::Context;
-use super::function::parameter_drift;
-use super::kind::{PortalKind, has_managed_status, managed_fields};
+use super::error::Error;
+use super::function::{no_owned_parameters, parameter_drift};
+use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
 use super::snapshot::Snapshots;
 
 has_managed_status!(ProxyStatus);
@@ -48,6 +49,13 @@ impl PortalKind for Proxy {
     async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
         client.delete_proxy(name).await
     }
+
+    fn check_parameters(&self) -> Result<(), Error> {
+        no_owned_parameters(self.spec.parameters.as_ref(), &["type"])
+    }
+
+    /// The portal lists proxies but has no route to ask about one.
+    const LOOK_UP: Option<LookUp<portal::Proxy>> = None;
 
     fn remote_name(remote: &portal::Proxy) -> &str {
         &remote.name

@@ -15,24 +15,32 @@ use super::context::Context;
 /// The field manager of every write the operator makes.
 pub const MANAGER: &str = "htx-operator";
 
-/// Applies `status` as the whole status owned by the operator.
-pub async fn write_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<(), kube::Error>
+/// Applies `status` as the whole status owned by the operator. With `resource_version`, the API
+/// server refuses the write (409) when the object changed since that version was read.
+pub async fn write_status<K, S>(
+    api: &Api<K>,
+    object: &K,
+    status: &S,
+    resource_version: Option<&str>,
+) -> Result<K, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     S: Serialize,
 {
-    let patch = json!({
+    let mut patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
+    if let Some(version) = resource_version {
+        patch["metadata"] = json!({ "resourceVersion": version });
+    }
     api.patch_status(
         &object.name_any(),
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(patch),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Adds the finalizer, guarded by the resourceVersion read, so no concurrent change is lost.

@@ -2,7 +2,7 @@
 //! by the schedule; the oldest finished ones pruned beyond the history limits. It makes no portal
 //! call: the Backups do, and report their own progress and errors.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -17,43 +17,55 @@ use crate::api::{
 
 use super::conditions::{self, READY, Wanted};
 use super::context::Context;
-use super::driver::object_key;
 use super::error::Error;
 use super::managed;
-use super::report::{MANAGER, publish, write_status};
+use super::report::{MANAGER, publish};
 use super::schedule_plan::{Due, Made, Schedule, backup_name, due, to_prune};
+use super::shell::{Reconciled, Run, StatusParts};
 
 /// On each Backup a schedule creates: the slot it was created for (RFC 3339, UTC).
 pub const SCHEDULED_AT_ANNOTATION: &str = "htx.vinacis.com/scheduled-at";
 
-pub async fn reconcile(object: Arc<BackupSchedule>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<BackupSchedule> =
-        Api::namespaced(ctx.kube.clone(), &object.namespace().unwrap_or_default());
-    let mut stored = None;
-    let result = drive(&object, &api, &ctx, &mut stored).await;
-    match &result {
-        Ok(_) => ctx.failures.reset(&object_key(&*object)),
-        Err(error) => report_error(&object, &api, &ctx, stored, error).await,
+impl Reconciled for BackupSchedule {
+    type Status = BackupScheduleStatus;
+
+    fn status(&self) -> Option<&BackupScheduleStatus> {
+        self.status.as_ref()
     }
-    result
+
+    fn parts(status: &mut BackupScheduleStatus) -> StatusParts<'_> {
+        StatusParts {
+            observed_generation: &mut status.observed_generation,
+            last_sync_time: &mut status.last_sync_time,
+            conditions: &mut status.conditions,
+        }
+    }
+
+    /// Whatever failed, the schedule is not doing its work until it is fixed.
+    fn failed(status: &mut BackupScheduleStatus, generation: Option<i64>, error: &Error) {
+        let wanted = [Wanted::ready(false, error.reason(), error.to_string())];
+        status.conditions =
+            conditions::merge(&status.conditions, &wanted, generation, Timestamp::now());
+        if matches!(error, Error::InvalidSpec { .. }) {
+            status.next_schedule_time = None;
+        }
+    }
+
+    fn drive(
+        run: &mut Run<'_, BackupSchedule>,
+    ) -> impl Future<Output = Result<Action, Error>> + Send {
+        drive(run)
+    }
 }
 
-async fn drive(
-    object: &BackupSchedule,
-    api: &Api<BackupSchedule>,
-    ctx: &Context,
-    stored: &mut Option<BackupScheduleStatus>,
-) -> Result<Action, Error> {
+async fn drive(run: &mut Run<'_, BackupSchedule>) -> Result<Action, Error> {
+    let ctx = run.ctx;
     // The schedule as stored now: a cached copy may not show the last slot taken yet.
-    let Some(schedule_object) = api.get_opt(&object.name_any()).await? else {
+    let Some(schedule_object) = run.reread().await? else {
         return Ok(Action::await_change());
     };
-    if schedule_object.uid() != object.uid() {
-        return Ok(Action::await_change());
-    }
     let object = &schedule_object;
-    let current = object.status.clone().unwrap_or_default();
-    *stored = Some(current.clone());
+    let current = run.status().clone();
     let spec = &object.spec;
     spec.source.target().map_err(|message| Error::InvalidSpec {
         reason: "InvalidSpec",
@@ -152,11 +164,9 @@ async fn drive(
         next_schedule_time: active.then_some(Time(next)),
         last_successful_backup: last_successful,
         last_successful_time,
+        last_sync_time: current.last_sync_time.clone(),
     };
-    if status != current {
-        write_status(api, object, &status).await?;
-        *stored = Some(status);
-    }
+    run.write(status).await?;
     if !active {
         return Ok(Action::await_change());
     }
@@ -297,33 +307,4 @@ async fn prune(
         publish(ctx, schedule_object, false, "Pruned", note).await;
     }
     Ok(())
-}
-
-async fn report_error(
-    object: &BackupSchedule,
-    api: &Api<BackupSchedule>,
-    ctx: &Context,
-    stored: Option<BackupScheduleStatus>,
-    error: &Error,
-) {
-    let current = stored.unwrap_or_else(|| object.status.clone().unwrap_or_default());
-    let generation = object.metadata.generation;
-    // Whatever failed, the schedule is not doing its work until it is fixed.
-    let wanted = [Wanted::ready(false, error.reason(), error.to_string())];
-    let status = BackupScheduleStatus {
-        observed_generation: generation,
-        conditions: conditions::merge(&current.conditions, &wanted, generation, Timestamp::now()),
-        next_schedule_time: if matches!(error, Error::InvalidSpec { .. }) {
-            None
-        } else {
-            current.next_schedule_time.clone()
-        },
-        ..current.clone()
-    };
-    if status != current
-        && let Err(write_error) = write_status(api, object, &status).await
-    {
-        tracing::warn!(object = %object.name_any(), error = %write_error, "could not write status");
-    }
-    publish(ctx, object, true, error.reason(), error.to_string()).await;
 }

@@ -16,7 +16,22 @@ pub struct Snapshot<T> {
     pub by_name: HashMap<String, T>,
 }
 
-type Slot<T> = Arc<tokio::sync::Mutex<Option<Arc<Snapshot<T>>>>>;
+/// What one token's slot holds: the last list, and the last failure to list.
+struct Held<T> {
+    snapshot: Option<Arc<Snapshot<T>>>,
+    failure: Option<(Instant, PortalError)>,
+}
+
+impl<T> Default for Held<T> {
+    fn default() -> Self {
+        Self {
+            snapshot: None,
+            failure: None,
+        }
+    }
+}
+
+type Slot<T> = Arc<tokio::sync::Mutex<Held<T>>>;
 
 /// Snapshots of one product, one per token (keyed by the token's fingerprint).
 pub struct Snapshots<T> {
@@ -45,6 +60,8 @@ impl<T> Snapshots<T> {
     }
 
     /// A snapshot taken at or after `not_before`, listing with `fetch` when the one held is older.
+    /// A list that failed at or after `not_before` is that failure again, without listing: during
+    /// an outage the objects waiting on one token share one failed list, not one each.
     pub async fn get<F, Fut>(
         &self,
         token: u64,
@@ -63,7 +80,7 @@ impl<T> Snapshots<T> {
             .or_default()
             .clone();
         let mut held = slot.lock().await;
-        if let Some(snapshot) = held.as_ref() {
+        if let Some(snapshot) = held.snapshot.as_ref() {
             if snapshot.taken_at >= not_before {
                 return Ok(snapshot.clone());
             }
@@ -71,17 +88,60 @@ impl<T> Snapshots<T> {
                 .max_age
                 .is_some_and(|age| snapshot.taken_at.elapsed() > age)
             {
-                *held = None;
+                held.snapshot = None;
             }
         }
+        if let Some((failed_at, error)) = &held.failure
+            && *failed_at >= not_before
+        {
+            return Err(error.clone());
+        }
         let started = Instant::now();
-        let items = fetch().await?;
-        let snapshot = Arc::new(Snapshot {
-            taken_at: started,
-            by_name: items.into_iter().collect(),
-        });
-        *held = Some(snapshot.clone());
-        Ok(snapshot)
+        match fetch().await {
+            Ok(items) => {
+                let snapshot = Arc::new(Snapshot {
+                    taken_at: started,
+                    by_name: items.into_iter().collect(),
+                });
+                held.snapshot = Some(snapshot.clone());
+                held.failure = None;
+                Ok(snapshot)
+            }
+            Err(error) => {
+                held.failure = Some((started, error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the slots of tokens whose list no reader would accept any more (see
+    /// [`Snapshots::serving_at_most`]): a token seen once, then rotated away, costs nothing for
+    /// long.
+    pub fn forget_stale(&self) {
+        let Some(max_age) = self.max_age else {
+            return;
+        };
+        self.slots
+            .lock()
+            .expect("snapshot registry")
+            .retain(|_, slot| {
+                let Ok(held) = slot.try_lock() else {
+                    return true;
+                };
+                let newest = held
+                    .snapshot
+                    .as_ref()
+                    .map(|s| s.taken_at)
+                    .into_iter()
+                    .chain(held.failure.as_ref().map(|(at, _)| *at))
+                    .max();
+                newest.is_some_and(|at| at.elapsed() <= max_age)
+            });
+    }
+
+    /// How many tokens hold a slot (for tests and the memory benchmark).
+    pub fn tokens_held(&self) -> usize {
+        self.slots.lock().expect("snapshot registry").len()
     }
 }
 
@@ -191,8 +251,74 @@ mod tests {
         assert_eq!(*third.by_name["a"], 3);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn readers_during_an_outage_share_one_failed_list() {
+        let snapshots = Arc::new(Snapshots::<u32>::default());
+        let lists = Arc::new(AtomicUsize::new(0));
+        let failing = |lists: Arc<AtomicUsize>| {
+            move || async move {
+                lists.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err::<Vec<(String, u32)>, _>(PortalError::Server {
+                    status: 503,
+                    message: None,
+                })
+            }
+        };
+        let mut readers = Vec::new();
+        for _ in 0..20 {
+            let snapshots = snapshots.clone();
+            let fetch = failing(lists.clone());
+            readers.push(tokio::spawn(async move {
+                snapshots
+                    .get(1, within(Duration::from_secs(5)), fetch)
+                    .await
+                    .map(drop)
+            }));
+        }
+        for reader in readers {
+            assert!(reader.await.unwrap().is_err());
+        }
+        assert_eq!(lists.load(Ordering::SeqCst), 1, "one list for all of them");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(
+            snapshots
+                .get(1, within(Duration::from_secs(5)), failing(lists.clone()))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            lists.load(Ordering::SeqCst),
+            2,
+            "a later reader lists again"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_no_reader_accepts_are_forgotten() {
+        let snapshots = Snapshots::<u32>::serving_at_most(Duration::from_secs(60));
+        for token in [1, 2] {
+            snapshots
+                .get(token, Instant::now(), || async { Ok(vec![]) })
+                .await
+                .unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(40)).await;
+        snapshots
+            .get(2, Instant::now(), || async { Ok(vec![]) })
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(30)).await;
+        snapshots.forget_stale();
+        assert_eq!(
+            snapshots.tokens_held(),
+            1,
+            "token 1 was last listed 70 s ago"
+        );
+    }
+
     #[tokio::test]
-    async fn a_failed_list_keeps_nothing() {
+    async fn a_failed_list_keeps_no_data_and_a_later_reader_lists_again() {
         let snapshots = Snapshots::<u32>::default();
         let failed = snapshots
             .get(1, within(Duration::from_secs(60)), || async {
@@ -204,7 +330,7 @@ mod tests {
             .await;
         assert!(failed.is_err());
         let next = snapshots
-            .get(1, within(Duration::from_secs(60)), || async {
+            .get(1, Instant::now(), || async {
                 Ok(vec![("a".to_owned(), 7)])
             })
             .await

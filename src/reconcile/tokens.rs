@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 use tokio::time::Instant;
 
 use crate::api::TokenSecretRef;
@@ -49,15 +50,20 @@ impl TokenLocation {
         default: &TokenLocation,
     ) -> Self {
         match reference {
-            Some(reference) => Self {
-                namespace: namespace.to_owned(),
-                name: reference.name.clone(),
-                key: reference
-                    .key
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
-            },
+            Some(reference) => Self::of_reference(namespace, reference),
             None => default.clone(),
+        }
+    }
+
+    /// The Secret a `tokenSecretRef` names, in the referring object's namespace.
+    pub fn of_reference(namespace: &str, reference: &TokenSecretRef) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: reference.name.clone(),
+            key: reference
+                .key
+                .clone()
+                .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
         }
     }
 }
@@ -93,8 +99,18 @@ impl TokenError {
     }
 }
 
+/// A token Secret as read: the token (or why there is none) and the Secret's resourceVersion at
+/// that moment (`None`: the Secret does not exist), which tells a later change apart.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub version: Option<String>,
+    pub token: Result<ApiToken, TokenError>,
+    /// The Secret's finalizers (see [`in_use_finalizer`]).
+    pub finalizers: Vec<String>,
+}
+
 /// A Secret read and when it happened.
-type Read = (Instant, Result<ApiToken, TokenError>);
+type Read = (Instant, Credential);
 
 /// Reads token Secrets by name and remembers them briefly.
 pub struct TokenSource {
@@ -110,20 +126,26 @@ impl TokenSource {
         }
     }
 
+    /// The token at `location`, read at most [`FRESH_FOR`] ago.
     pub async fn token(&self, location: &TokenLocation) -> Result<ApiToken, TokenError> {
-        if let Some((read_at, result)) = self.cache.lock().expect("token cache").get(location)
+        self.credential(location).await.token
+    }
+
+    /// The Secret at `location` as read at most [`FRESH_FOR`] ago.
+    pub async fn credential(&self, location: &TokenLocation) -> Credential {
+        if let Some((read_at, credential)) = self.cache.lock().expect("token cache").get(location)
             && read_at.elapsed() < FRESH_FOR
         {
-            return result.clone();
+            return credential.clone();
         }
-        let result = self.read(location).await;
-        if !matches!(result, Err(TokenError::Unreadable(_))) {
+        let credential = self.read(location).await;
+        if !matches!(credential.token, Err(TokenError::Unreadable(_))) {
             self.cache
                 .lock()
                 .expect("token cache")
-                .insert(location.clone(), (Instant::now(), result.clone()));
+                .insert(location.clone(), (Instant::now(), credential.clone()));
         }
-        result
+        credential
     }
 
     /// Drops a cached read, so the next [`TokenSource::token`] reads the Secret again.
@@ -131,35 +153,113 @@ impl TokenSource {
         self.cache.lock().expect("token cache").remove(location);
     }
 
-    async fn read(&self, location: &TokenLocation) -> Result<ApiToken, TokenError> {
-        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), &location.namespace);
-        let secret = secrets
-            .get_opt(&location.name)
-            .await
-            .map_err(|error| TokenError::Unreadable(error.to_string()))?
-            .ok_or_else(|| TokenError::SecretMissing(location.clone()))?;
-        let bytes = secret
-            .data
-            .as_ref()
-            .and_then(|data| data.get(&location.key))
-            .map(|value| value.0.clone())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|data| data.get(&location.key))
-                    .map(|value| value.clone().into_bytes())
-            })
-            .ok_or_else(|| TokenError::KeyMissing(location.clone()))?;
-        let text = String::from_utf8(bytes).map_err(|_| TokenError::Invalid {
-            location: location.clone(),
-            problem: InvalidToken::BadCharacters,
-        })?;
-        ApiToken::new(text).map_err(|problem| TokenError::Invalid {
-            location: location.clone(),
-            problem,
-        })
+    /// Drops the reads no reconcile may use any more (they are older than [`FRESH_FOR`]).
+    pub fn forget_stale(&self) {
+        self.cache
+            .lock()
+            .expect("token cache")
+            .retain(|_, (read_at, _)| read_at.elapsed() < FRESH_FOR);
     }
+
+    async fn read(&self, location: &TokenLocation) -> Credential {
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), &location.namespace);
+        let secret = match secrets.get_opt(&location.name).await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Credential {
+                    version: None,
+                    token: Err(TokenError::SecretMissing(location.clone())),
+                    finalizers: Vec::new(),
+                };
+            }
+            Err(error) => {
+                return Credential {
+                    version: None,
+                    token: Err(TokenError::Unreadable(error.to_string())),
+                    finalizers: Vec::new(),
+                };
+            }
+        };
+        Credential {
+            version: secret.metadata.resource_version.clone(),
+            token: token_of(&secret, location),
+            finalizers: secret.metadata.finalizers.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Keeps the token Secret at `location` from going away while `user` may still need it to
+    /// delete its portal resource: a namespace deleted with its token Secret inside would
+    /// otherwise leave the objects unable to reach the portal, and the namespace stuck.
+    pub async fn protect(&self, location: &TokenLocation, user: &str) -> Result<(), kube::Error> {
+        let finalizer = in_use_finalizer(user);
+        let patch = serde_json::json!({"metadata": {"finalizers": [finalizer]}});
+        let result = self.patch_secret(location, patch).await;
+        self.forget(location);
+        result
+    }
+
+    /// Lets the token Secret at `location` go as far as `user` is concerned.
+    pub async fn release(&self, location: &TokenLocation, user: &str) -> Result<(), kube::Error> {
+        let finalizer = in_use_finalizer(user);
+        let patch = serde_json::json!({
+            "metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}
+        });
+        let result = match self.patch_secret(location, patch).await {
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            other => other,
+        };
+        self.forget(location);
+        result
+    }
+
+    async fn patch_secret(
+        &self,
+        location: &TokenLocation,
+        patch: serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), &location.namespace);
+        secrets
+            .patch(
+                &location.name,
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+            .map(drop)
+    }
+}
+
+/// The finalizer an object puts on the token Secret it uses: one per object (by uid), so each
+/// takes only its own off, and no count can go wrong across crashes.
+pub fn in_use_finalizer(user: &str) -> String {
+    format!("{IN_USE_PREFIX}{user}")
+}
+
+/// The prefix of every in-use finalizer on token Secrets.
+pub const IN_USE_PREFIX: &str = "htx.vinacis.com/in-use-";
+
+fn token_of(secret: &Secret, location: &TokenLocation) -> Result<ApiToken, TokenError> {
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get(&location.key))
+        .map(|value| value.0.clone())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|data| data.get(&location.key))
+                .map(|value| value.clone().into_bytes())
+        })
+        .ok_or_else(|| TokenError::KeyMissing(location.clone()))?;
+    let text = String::from_utf8(bytes).map_err(|_| TokenError::Invalid {
+        location: location.clone(),
+        problem: InvalidToken::BadCharacters,
+    })?;
+    ApiToken::new(text).map_err(|problem| TokenError::Invalid {
+        location: location.clone(),
+        problem,
+    })
 }
 
 /// An object to reconcile again, of any kind.
@@ -183,16 +283,19 @@ impl Wake {
 
 /// Wakes objects that wait on a token Secret (401, 403, missing or bad token) as soon as that
 /// Secret changes, instead of at the end of their long backoff. Polls only the Secrets someone
-/// waits on, by name.
+/// waits on, by name (metadata only).
+///
+/// A change is measured against the version of the Secret the failed reconcile read, not against
+/// the first poll: a Secret fixed a second after the failure is a change too.
 pub struct SecretWatch<R> {
-    waiting: Mutex<HashMap<TokenLocation, Waiters<R>>>,
+    waiting: Mutex<HashMap<TokenLocation, Vec<Waiter<R>>>>,
     wake: tokio::sync::mpsc::UnboundedSender<R>,
 }
 
-struct Waiters<R> {
-    /// The Secret's resourceVersion when first polled; `None` until then.
-    baseline: Option<Option<String>>,
-    objects: Vec<R>,
+struct Waiter<R> {
+    object: R,
+    /// The Secret's resourceVersion the object failed with (`None`: there was no Secret).
+    failed_with: Option<String>,
 }
 
 impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
@@ -205,16 +308,24 @@ impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
         (watch, woken)
     }
 
-    /// `object` waits until the Secret at `location` changes.
-    pub fn wait_for_change(&self, location: TokenLocation, object: R) {
+    /// `object` failed with the Secret at `location` at `version`: it waits until it differs.
+    pub fn wait_for_change(&self, location: TokenLocation, version: Option<String>, object: R) {
         let mut waiting = self.waiting.lock().expect("secret waiters");
-        let waiters = waiting.entry(location).or_insert_with(|| Waiters {
-            baseline: None,
-            objects: Vec::new(),
+        let waiters = waiting.entry(location).or_default();
+        waiters.retain(|waiter| waiter.object != object);
+        waiters.push(Waiter {
+            object,
+            failed_with: version,
         });
-        if !waiters.objects.contains(&object) {
-            waiters.objects.push(object);
+    }
+
+    /// Stops waiting for `object` (it was deleted).
+    pub fn forget(&self, object: &R) {
+        let mut waiting = self.waiting.lock().expect("secret waiters");
+        for waiters in waiting.values_mut() {
+            waiters.retain(|waiter| waiter.object != *object);
         }
+        waiting.retain(|_, waiters| !waiters.is_empty());
     }
 
     /// Polls the awaited Secrets every `interval` until the receiver is dropped. A changed
@@ -239,9 +350,12 @@ impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
                         continue;
                     }
                 };
-                if self.changed(&location, version) {
+                let woken = self.changed(&location, &version);
+                if !woken.is_empty() {
                     tokens.forget(&location);
-                    self.wake(&location);
+                }
+                for object in woken {
+                    let _ = self.wake.send(object);
                 }
             }
             if self.wake.is_closed() {
@@ -250,29 +364,20 @@ impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
         }
     }
 
-    fn changed(&self, location: &TokenLocation, version: Option<String>) -> bool {
+    /// Takes out the waiters of `location` whose failure was with another version.
+    fn changed(&self, location: &TokenLocation, version: &Option<String>) -> Vec<R> {
         let mut waiting = self.waiting.lock().expect("secret waiters");
         let Some(waiters) = waiting.get_mut(location) else {
-            return false;
+            return Vec::new();
         };
-        match &waiters.baseline {
-            None => {
-                waiters.baseline = Some(version);
-                false
-            }
-            Some(baseline) => *baseline != version,
+        let (woken, still): (Vec<_>, Vec<_>) = std::mem::take(waiters)
+            .into_iter()
+            .partition(|waiter| waiter.failed_with != *version);
+        *waiters = still;
+        if waiters.is_empty() {
+            waiting.remove(location);
         }
-    }
-
-    fn wake(&self, location: &TokenLocation) {
-        let waiters = self
-            .waiting
-            .lock()
-            .expect("secret waiters")
-            .remove(location);
-        for object in waiters.map(|w| w.objects).unwrap_or_default() {
-            let _ = self.wake.send(object);
-        }
+        woken.into_iter().map(|waiter| waiter.object).collect()
     }
 }
 
@@ -287,6 +392,28 @@ mod tests {
         assert_eq!(location.key, "token");
         assert!(TokenLocation::parse("portal-token").is_err());
         assert!(TokenLocation::parse("/x").is_err());
+    }
+
+    #[test]
+    fn a_waiter_wakes_on_any_version_but_the_one_it_failed_with() {
+        let (watch, _woken) = SecretWatch::<&str>::new();
+        let location = TokenLocation::parse("team/token").unwrap();
+        watch.wait_for_change(location.clone(), Some("7".into()), "early");
+        assert!(watch.changed(&location, &Some("7".into())).is_empty());
+        watch.wait_for_change(location.clone(), Some("8".into()), "late");
+        // The Secret was fixed right after the first failure: version 8 is a change for it.
+        assert_eq!(watch.changed(&location, &Some("8".into())), ["early"]);
+        assert_eq!(watch.changed(&location, &None), ["late"]);
+        assert!(watch.waiting.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_deleted_object_stops_waiting() {
+        let (watch, _woken) = SecretWatch::<&str>::new();
+        let location = TokenLocation::parse("team/token").unwrap();
+        watch.wait_for_change(location.clone(), None, "gone");
+        watch.forget(&"gone");
+        assert!(watch.waiting.lock().unwrap().is_empty());
     }
 
     #[test]

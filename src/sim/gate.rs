@@ -15,7 +15,7 @@ use axum::response::Response;
 
 use super::auth::{Action, bearer, permits};
 use super::error::error_response;
-use super::faults::Roll;
+use super::faults::{AfterEffect, Call, Roll};
 use super::handle::Shared;
 use super::model::Kind;
 use super::ratelimit::retry_after_secs;
@@ -33,6 +33,19 @@ pub(crate) async fn gate(
     };
     let ctl = req.extensions().get::<Arc<ConnCtl>>().cloned();
     let roll = s.faults.roll();
+    if let Some(base) = &roll.redirect_to {
+        let target = format!("{}{}", base.trim_end_matches('/'), req.uri().path());
+        let mut resp = error_response(StatusCode::TEMPORARY_REDIRECT, "moved");
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            resp.headers_mut().insert(header::LOCATION, location);
+        }
+        s.stats.request(&method, route, resp.status().as_u16());
+        return resp;
+    }
+    let presented = roll
+        .echo_token
+        .then(|| bearer(req.headers()).map(str::to_owned))
+        .flatten();
     if !roll.latency.is_zero() {
         tokio::time::sleep(roll.latency).await;
     }
@@ -53,12 +66,45 @@ pub(crate) async fn gate(
             }
         }
     };
+    match resp.extensions().get::<AfterEffect>() {
+        Some(AfterEffect::Stall) => {
+            // Never answer: the client times out, and the connection closes when it goes.
+            s.stats.request(&method, route, 0);
+            return std::future::pending().await;
+        }
+        Some(AfterEffect::LoseAnswer) => return drop_connection(&s, &method, route, ctl).await,
+        _ => {}
+    }
     if roll.drop {
         return drop_connection(&s, &method, route, ctl).await;
     }
+    let resp = match presented {
+        Some(token) if resp.status().as_u16() >= 400 => repeat_token(resp, &token).await,
+        _ => resp,
+    };
     s.stats.request(&method, route, resp.status().as_u16());
     tracing::debug!(%method, route, status = resp.status().as_u16(), "portal request");
     resp
+}
+
+/// The same error with the presented token in its text, as a careless portal writes it.
+async fn repeat_token(resp: Response, token: &str) -> Response {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let text = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|body| body["error"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut echoed = error_response(status, &format!("{text} (API token '{token}')"));
+    if let Some(retry_after) = headers.get(header::RETRY_AFTER) {
+        echoed
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after.clone());
+    }
+    echoed
 }
 
 /// Token, IP allowlist, rate limit and scope: the error response, or `None` to go on.
@@ -132,6 +178,29 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
 
 /// Holds successful creates while hold-creates is on, and applies success-code overrides.
 async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Response {
+    let call = match op.action {
+        Action::Create => Some(Call::Create),
+        Action::Delete => Some(Call::Delete),
+        Action::Read => None,
+    };
+    if let Some(call) = call
+        && resp.status().is_success()
+        && let Some(fault) = s.faults.take_armed(call)
+    {
+        let call_name = if call == Call::Create {
+            "create"
+        } else {
+            "delete"
+        };
+        s.stats.fired(call_name, fault.as_str());
+        return match fault {
+            AfterEffect::ServerError => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service temporarily unavailable (injected fault)",
+            ),
+            AfterEffect::LoseAnswer | AfterEffect::Stall => lost_answer(fault),
+        };
+    }
     let replacement = match op.action {
         Action::Create if resp.status() == StatusCode::CREATED => {
             s.hold.wait().await;
@@ -150,6 +219,13 @@ async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Respon
     }
     let mut resp = resp;
     *resp.status_mut() = code;
+    resp
+}
+
+/// A response that marks its connection to be closed without an answer (see `gate`).
+fn lost_answer(fault: AfterEffect) -> Response {
+    let mut resp = Response::new(Body::empty());
+    resp.extensions_mut().insert(fault);
     resp
 }
 

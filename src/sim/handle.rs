@@ -10,7 +10,7 @@ use super::auth::Tokens;
 use super::clock::now_ms;
 use super::config::{Quota, SimConfig, TokenSpec};
 use super::error::SimError;
-use super::faults::{FaultState, Faults};
+use super::faults::{Armed, FaultState, Faults};
 use super::hold::Hold;
 use super::model::{Kind, Product, Record, parse_create};
 use super::stats::{Recorder, Stats};
@@ -59,6 +59,20 @@ impl Shared {
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store with the asynchronous deletes due by now carried out (and counted).
+    pub fn settled_store(&self, now_ms: u64) -> MutexGuard<'_, Store> {
+        let mut store = self.store();
+        let settled = store.settle(now_ms);
+        for product in &settled.deleted {
+            self.stats.deleted((*product).into());
+        }
+        self.stats.abandoned(settled.abandoned);
+        if !settled.deleted.is_empty() || settled.abandoned > 0 {
+            self.changed.notify_one();
+        }
+        store
     }
 
     /// Call after changing the store (outside the lock).
@@ -113,6 +127,11 @@ impl SimHandle {
 
     pub fn clear_faults(&self) {
         let _ = self.shared.faults.set(Faults::default());
+    }
+
+    /// Arms a fault for the next calls of one kind, after they took effect.
+    pub fn arm(&self, armed: Armed) {
+        self.shared.faults.arm(armed);
     }
 
     pub fn faults(&self) -> Faults {
@@ -238,8 +257,8 @@ impl SimHandle {
 
     /// The resources of `product` as the portal lists them.
     pub fn resources(&self, product: Product) -> Vec<Value> {
-        let list = self.shared.store().list(product);
         let now = now_ms();
+        let list = self.shared.settled_store(now).list(product);
         list.iter()
             .map(|r| serde_json::to_value(r.view(now)).unwrap_or_default())
             .collect()

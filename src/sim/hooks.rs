@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::config::TokenSpec;
 use super::error::{SimError, json_response};
-use super::faults::Faults;
+use super::faults::{Armed, Faults};
 use super::handle::{Shared, SimHandle};
 use super::model::Product;
 
@@ -50,6 +50,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/_sim/faults",
             get(get_faults).post(set_faults).delete(clear_faults),
         )
+        .route("/_sim/faults/arm", post(arm_fault))
         .route("/_sim/tokens", post(add_token))
         .route("/_sim/tokens/{token}/revoke", post(revoke_token))
         .route("/_sim/tokens/{token}/rotate", post(rotate_token))
@@ -94,6 +95,12 @@ async fn set_faults(s: St, b: Bytes) -> Res {
     let faults: Faults = body(&b)?;
     handle(&s).set_faults(faults.clone())?;
     Ok(json_response(StatusCode::OK, &faults))
+}
+
+async fn arm_fault(s: St, b: Bytes) -> Res {
+    let armed: Armed = body(&b)?;
+    handle(&s).arm(armed);
+    Ok(json_response(StatusCode::OK, &armed))
 }
 
 async fn clear_faults(s: St) -> Res {

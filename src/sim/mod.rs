@@ -19,6 +19,16 @@
 //! 404 unknown name, 409 backup of a database that is not `online`. Errors are
 //! `{"error": "…"}`; creates answer 201 with the object, deletes 200 `{}`.
 //!
+//! # The least convenient reading
+//!
+//! The documents say nothing of how consistent lists are, whether deletes are synchronous, or what
+//! an error text may repeat. Faults (off by default) make the simulator take the worst plausible
+//! answer, in one place each: lists that lag behind writes or leave items out (`list_lag_ms`,
+//! `partial_list_rate`; looking a database up by name stays current), deletes that are accepted
+//! and carried out later, or abandoned (`async_deletes`, `abandon_delete_rate`), error texts that
+//! repeat the presented token (`echo_token`), redirects (`redirect_to`), and answers lost after
+//! the portal acted (`drop_rate`, and deterministically `faults/arm`).
+//!
 //! Statuses: databases `creating` → `online`, functions `deploying` → `active`, proxies
 //! `provisioning` → `active` after the provision delay (computed from timestamps); backups
 //! `running` → `completed` (with `completed_at`, `size_bytes`) after the backup delay.
@@ -33,9 +43,10 @@
 //!
 //! | hook | body / answer |
 //! |---|---|
-//! | `GET /_sim/stats` | `{"requests":[{"method","route","status","count"}],"creates":{databases,functions,proxies,backups},"deletes":{…}}`; `route` is the template, status 0 = dropped |
+//! | `GET /_sim/stats` | `{"requests":[{"method","route","status","count"}],"creates":{databases,functions,proxies,backups},"deletes":{…},"create_attempts":{"product/name":n},"fired":{"call:fault":n},"abandoned_deletes":n}`; `route` is the template, status 0 = dropped |
 //! | `POST /_sim/stats/reset` | `{}` |
-//! | `GET/POST/DELETE /_sim/faults` | [`Faults`]: `{"error_rate","latency_ms","drop_rate","drop_before_effect","create_status","delete_status","seed"}` |
+//! | `GET/POST/DELETE /_sim/faults` | [`Faults`]: `{"error_rate","latency_ms","drop_rate","drop_before_effect","create_status","delete_status","seed","echo_token","redirect_to","list_lag_ms","partial_list_rate","async_deletes","abandon_delete_rate"}` |
+//! | `POST /_sim/faults/arm` | [`Armed`]: `{"on":"create"\|"delete","fault":"lose_answer"\|"server_error"\|"stall","count":n}`: the next calls, after they took effect |
 //! | `POST /_sim/tokens` | `{"token","scope","allow":[…]}` → 201 |
 //! | `POST /_sim/tokens/{token}/revoke` | `{}` |
 //! | `POST /_sim/tokens/{token}/rotate` | `{"new_token"}` |
@@ -70,7 +81,7 @@ mod store;
 
 pub use config::{Cidr, ParseError, Quota, Scope, SimConfig, TokenSpec};
 pub use error::SimError;
-pub use faults::Faults;
+pub use faults::{AfterEffect, Armed, Call, Faults};
 pub use handle::SimHandle;
 pub use model::{Kind, Product};
 pub use server::{RunningSim, Simulator, start};

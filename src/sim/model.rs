@@ -108,7 +108,18 @@ pub(crate) struct Record {
     pub ready_ms: u64,
     #[serde(default)]
     pub status_override: Option<String>,
+    /// An accepted asynchronous delete in progress.
+    #[serde(default)]
+    pub deleting: Option<Deletion>,
     pub body: Body,
+}
+
+/// An asynchronous delete the portal accepted: the resource shows `deleting` until `until_ms`,
+/// then goes, or, if `abandoned`, comes back as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Deletion {
+    pub until_ms: u64,
+    pub abandoned: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +138,7 @@ impl Record {
             created_ms,
             ready_ms,
             status_override: None,
+            deleting: None,
             body,
         }
     }
@@ -144,6 +156,9 @@ impl Record {
     }
 
     pub fn status(&self, now_ms: u64) -> &str {
+        if self.deleting.is_some_and(|d| now_ms < d.until_ms) {
+            return DELETING_STATUS;
+        }
         match &self.status_override {
             Some(s) => s,
             None if self.provisioned(now_ms) => self.product().ready_status(),
@@ -155,6 +170,9 @@ impl Record {
         View { rec: self, now_ms }
     }
 }
+
+/// What a resource shows while an accepted asynchronous delete runs.
+pub(crate) const DELETING_STATUS: &str = "deleting";
 
 /// Parses a create body of `product` into the name and the stored body.
 pub(crate) fn parse_create(product: Product, body: &Value) -> Result<(String, Body), String> {

@@ -17,7 +17,7 @@ use super::error::{error_response, json_response};
 use super::gate::gate;
 use super::handle::Shared;
 use super::model::{Kind, Product, Record, parse_create};
-use super::store::{BackupError, InsertError};
+use super::store::{BackupError, Deleted, InsertError};
 
 pub(crate) const OPENAPI: &str = "/api/openapi";
 pub(crate) const DATABASES: &str = "/api/portal/databases";
@@ -161,9 +161,17 @@ fn not_found(product: Product, name: &str) -> Response {
 }
 
 async fn list(State(s): State<Arc<Shared>>, product: Product) -> Response {
-    let list = s.store().list(product);
     let now = now_ms();
-    let views: Vec<_> = list.iter().map(|r| r.view(now)).collect();
+    let lag = s.faults.list_lag_ms();
+    let list = s.settled_store(now).list_as_of(product, now, lag);
+    let omitted = s.faults.omissions(list.len());
+    let seen_at = now.saturating_sub(lag);
+    let views: Vec<_> = list
+        .iter()
+        .zip(omitted)
+        .filter(|(_, omitted)| !omitted)
+        .map(|(r, _)| r.view(seen_at))
+        .collect();
     json_response(StatusCode::OK, &views)
 }
 
@@ -183,13 +191,16 @@ async fn create(State(s): State<Arc<Shared>>, product: Product, body: Bytes) -> 
             );
         }
     };
+    if let Some(name) = value.get("name").and_then(Value::as_str) {
+        s.stats.create_attempted(product.as_str(), name);
+    }
     let (name, parsed) = match parse_create(product, &value) {
         Ok(p) => p,
         Err(e) => return error_response(StatusCode::UNPROCESSABLE_ENTITY, &e),
     };
     let now = now_ms();
     let record = Record::new(name, parsed, now, now + s.provision_ms);
-    let inserted = s.store().insert(record, true);
+    let inserted = s.settled_store(now).insert(record, true);
     match inserted {
         Ok(rec) => {
             s.touched();
@@ -215,9 +226,10 @@ async fn create(State(s): State<Arc<Shared>>, product: Product, body: Bytes) -> 
 }
 
 async fn get_database(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    let rec = s.store().get(Product::Databases, &name);
+    let now = now_ms();
+    let rec = s.settled_store(now).get(Product::Databases, &name);
     match rec {
-        Some(rec) => json_response(StatusCode::OK, &rec.view(now_ms())),
+        Some(rec) => json_response(StatusCode::OK, &rec.view(now)),
         None => not_found(Product::Databases, &name),
     }
 }
@@ -227,24 +239,44 @@ async fn remove(
     product: Product,
     Path(name): Path<String>,
 ) -> Response {
-    let removed = s.store().remove(product, &name);
-    match removed {
-        Some(_) => {
+    let now = now_ms();
+    let plan = s.faults.delete_plan();
+    let delay = plan.map(|_| s.provision_ms);
+    let deleted = s
+        .settled_store(now)
+        .delete(product, &name, now, delay, plan.unwrap_or(false));
+    match deleted {
+        Some(Deleted::Now) => {
             s.touched();
             s.stats.deleted(product.into());
             json_response(StatusCode::OK, &serde_json::json!({}))
+        }
+        Some(Deleted::Accepted) => {
+            s.touched();
+            json_response(StatusCode::ACCEPTED, &serde_json::json!({}))
         }
         None => not_found(product, &name),
     }
 }
 
 async fn list_backups(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    let list = s.store().backups(&name);
+    let now = now_ms();
+    let list = s.settled_store(now).backups(&name);
     let Some(list) = list else {
         return not_found(Product::Databases, &name);
     };
-    let now = now_ms();
-    let views: Vec<_> = list.iter().map(|b| b.view(now)).collect();
+    let listed_before = now.saturating_sub(s.faults.list_lag_ms());
+    let listed: Vec<_> = list
+        .iter()
+        .filter(|b| b.created_ms <= listed_before)
+        .collect();
+    let omitted = s.faults.omissions(listed.len());
+    let views: Vec<_> = listed
+        .iter()
+        .zip(omitted)
+        .filter(|(_, omitted)| !omitted)
+        .map(|(b, _)| b.view(now))
+        .collect();
     json_response(StatusCode::OK, &views)
 }
 

@@ -1,6 +1,6 @@
 //! Request counters by method, route template and status, plus effective creates and deletes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +20,16 @@ pub struct Stats {
     pub creates: KindCounts,
     /// Resources the portal API actually deleted.
     pub deletes: KindCounts,
+    /// Every create that reached a handler with a name, whatever came of it (201, 409, 402 …),
+    /// by `product/name`: "exactly once" counts attempts, not only successes.
+    #[serde(default)]
+    pub create_attempts: BTreeMap<String, u64>,
+    /// Armed faults that fired, by `call:fault` (e.g. `create:lose_answer`).
+    #[serde(default)]
+    pub fired: BTreeMap<String, u64>,
+    /// Asynchronous deletes the portal accepted and then abandoned.
+    #[serde(default)]
+    pub abandoned_deletes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +91,31 @@ impl Stats {
     pub fn total(&self) -> u64 {
         self.requests.iter().map(|r| r.count).sum()
     }
+
+    /// The create attempts for one name of a product (`databases`, `functions`, `proxies`).
+    pub fn attempts(&self, product: &str, name: &str) -> u64 {
+        self.create_attempts
+            .get(&format!("{product}/{name}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The names (`product/name`) a create was attempted for more than once.
+    pub fn attempted_more_than_once(&self) -> Vec<&str> {
+        self.create_attempts
+            .iter()
+            .filter(|(_, count)| **count > 1)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// How often the armed fault `fault` fired on `call` (e.g. `"create"`, `"lose_answer"`).
+    pub fn fired(&self, call: &str, fault: &str) -> u64 {
+        self.fired
+            .get(&format!("{call}:{fault}"))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +123,9 @@ pub(crate) struct Recorder {
     requests: Mutex<HashMap<(Method, &'static str, u16), u64>>,
     creates: [AtomicU64; 4],
     deletes: [AtomicU64; 4],
+    attempts: Mutex<BTreeMap<String, u64>>,
+    fired: Mutex<BTreeMap<String, u64>>,
+    abandoned: AtomicU64,
 }
 
 impl Recorder {
@@ -102,6 +140,20 @@ impl Recorder {
 
     pub fn deleted(&self, kind: Kind) {
         self.deletes[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn create_attempted(&self, product: &str, name: &str) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        *attempts.entry(format!("{product}/{name}")).or_insert(0) += 1;
+    }
+
+    pub fn fired(&self, call: &str, fault: &str) {
+        let mut fired = self.fired.lock().unwrap_or_else(|e| e.into_inner());
+        *fired.entry(format!("{call}:{fault}")).or_insert(0) += 1;
+    }
+
+    pub fn abandoned(&self, count: usize) {
+        self.abandoned.fetch_add(count as u64, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> Stats {
@@ -129,6 +181,13 @@ impl Recorder {
             requests,
             creates: counts(&self.creates),
             deletes: counts(&self.deletes),
+            create_attempts: self
+                .attempts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            fired: self.fired.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            abandoned_deletes: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
@@ -140,6 +199,12 @@ impl Recorder {
         for a in self.creates.iter().chain(&self.deletes) {
             a.store(0, Ordering::Relaxed);
         }
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.fired.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.abandoned.store(0, Ordering::Relaxed);
     }
 }
 
@@ -156,7 +221,14 @@ mod tests {
         r.request(&Method::GET, route, 404);
         r.request(&Method::DELETE, route, 200);
         r.created(Kind::Backups);
+        r.create_attempted("databases", "a");
+        r.create_attempted("databases", "a");
+        r.create_attempted("databases", "b");
+        r.fired("create", "lose_answer");
         let s = r.snapshot();
+        assert_eq!(s.attempts("databases", "a"), 2);
+        assert_eq!(s.attempted_more_than_once(), ["databases/a"]);
+        assert_eq!(s.fired("create", "lose_answer"), 1);
         assert_eq!(s.count("GET", route, 200), 2);
         assert_eq!(s.route_total("GET", route), 3);
         assert_eq!(s.with_status(200), 3);

@@ -7,15 +7,35 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::config::Quota;
-use super::model::{Backup, Product, Record};
+use super::model::{Backup, Deletion, Product, Record};
 
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     tables: [BTreeMap<String, Arc<Record>>; 3],
+    /// Records removed in the last [`TOMBSTONE_MS`], with when: a lagging list still shows them.
+    removed: [Vec<(Arc<Record>, u64)>; 3],
     backups: HashMap<String, Vec<Arc<Backup>>>,
     pub quota: Quota,
     /// Bumped on every change; the state-file saver compares it with what it last wrote.
     version: u64,
+}
+
+/// How long removed records are remembered for lagging lists: the longest list lag served.
+pub(crate) const TOMBSTONE_MS: u64 = 120_000;
+
+/// What [`Store::settle`] finished: asynchronous deletes carried out and abandoned.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Settled {
+    pub deleted: Vec<Product>,
+    pub abandoned: usize,
+}
+
+/// What a delete did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Deleted {
+    Now,
+    /// Accepted: carried out (or abandoned) later by [`Store::settle`].
+    Accepted,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -63,6 +83,80 @@ impl Store {
         self.tables[product.index()].values().cloned().collect()
     }
 
+    /// The records a list served `lag_ms` behind the store shows at `now_ms`: those that existed
+    /// then (created by then, not removed by then).
+    pub fn list_as_of(&self, product: Product, now_ms: u64, lag_ms: u64) -> Vec<Arc<Record>> {
+        if lag_ms == 0 {
+            return self.list(product);
+        }
+        let then = now_ms.saturating_sub(lag_ms);
+        let mut records: Vec<Arc<Record>> = self.tables[product.index()]
+            .values()
+            .chain(
+                self.removed[product.index()]
+                    .iter()
+                    .filter(|(_, removed_ms)| *removed_ms > then)
+                    .map(|(record, _)| record),
+            )
+            .filter(|record| record.created_ms <= then)
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        records
+    }
+
+    /// Finishes the asynchronous deletes due by `now_ms`.
+    pub fn settle(&mut self, now_ms: u64) -> Settled {
+        let mut settled = Settled::default();
+        for product in Product::ALL {
+            let due: Vec<Arc<Record>> = self.tables[product.index()]
+                .values()
+                .filter(|record| record.deleting.is_some_and(|d| d.until_ms <= now_ms))
+                .cloned()
+                .collect();
+            for record in due {
+                if record.deleting.is_some_and(|d| d.abandoned) {
+                    let mut back = Record::clone(&record);
+                    back.deleting = None;
+                    self.replace(back);
+                    settled.abandoned += 1;
+                } else {
+                    self.remove_at(product, &record.name, now_ms);
+                    settled.deleted.push(product);
+                }
+            }
+            self.removed[product.index()]
+                .retain(|(_, removed_ms)| removed_ms + TOMBSTONE_MS > now_ms);
+        }
+        settled
+    }
+
+    /// Deletes a record: at once, or, with `delay_ms`, as an accepted delete that shows
+    /// `deleting` until then (and comes back if `abandon`). `None`: no such record.
+    pub fn delete(
+        &mut self,
+        product: Product,
+        name: &str,
+        now_ms: u64,
+        delay_ms: Option<u64>,
+        abandon: bool,
+    ) -> Option<Deleted> {
+        let record = self.tables[product.index()].get(name)?.clone();
+        let Some(delay_ms) = delay_ms else {
+            self.remove_at(product, name, now_ms);
+            return Some(Deleted::Now);
+        };
+        if record.deleting.is_none() {
+            let mut deleting = Record::clone(&record);
+            deleting.deleting = Some(Deletion {
+                until_ms: now_ms + delay_ms,
+                abandoned: abandon,
+            });
+            self.replace(deleting);
+        }
+        Some(Deleted::Accepted)
+    }
+
     pub fn get(&self, product: Product, name: &str) -> Option<Arc<Record>> {
         self.tables[product.index()].get(name).cloned()
     }
@@ -92,10 +186,15 @@ impl Store {
 
     /// Removes a record; a database takes its backups with it.
     pub fn remove(&mut self, product: Product, name: &str) -> Option<Arc<Record>> {
+        self.remove_at(product, name, super::clock::now_ms())
+    }
+
+    fn remove_at(&mut self, product: Product, name: &str, now_ms: u64) -> Option<Arc<Record>> {
         let removed = self.tables[product.index()].remove(name)?;
         if product == Product::Databases {
             self.backups.remove(name);
         }
+        self.removed[product.index()].push((removed.clone(), now_ms));
         self.version += 1;
         Some(removed)
     }
@@ -245,6 +344,51 @@ mod tests {
         assert!(s.backups("slow").is_none());
         s.insert(db("slow", 0), true).unwrap();
         assert_eq!(s.backups("slow").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_lagging_list_shows_the_store_as_it_was() {
+        let mut s = Store::default();
+        let mut old = db("old", 0);
+        old.created_ms = 1_000;
+        let mut new = db("new", 0);
+        new.created_ms = 9_000;
+        s.insert(old, true).unwrap();
+        s.insert(new, true).unwrap();
+        s.remove_at(Product::Databases, "old", 9_500);
+        let names = |records: Vec<Arc<Record>>| -> Vec<String> {
+            records.iter().map(|r| r.name.clone()).collect()
+        };
+        assert_eq!(names(s.list_as_of(Product::Databases, 10_000, 0)), ["new"]);
+        assert_eq!(
+            names(s.list_as_of(Product::Databases, 10_000, 2_000)),
+            ["old"],
+            "created too recently to be listed, removed too recently to be gone"
+        );
+    }
+
+    #[test]
+    fn async_deletes_finish_or_come_back() {
+        let mut s = Store::default();
+        s.insert(db("goes", 0), true).unwrap();
+        s.insert(db("stays", 0), true).unwrap();
+        let p = Product::Databases;
+        assert_eq!(
+            s.delete(p, "goes", 100, Some(50), false),
+            Some(Deleted::Accepted)
+        );
+        assert_eq!(
+            s.delete(p, "stays", 100, Some(50), true),
+            Some(Deleted::Accepted)
+        );
+        assert_eq!(s.delete(p, "none", 100, Some(50), false), None);
+        assert_eq!(s.get(p, "goes").unwrap().status(120), "deleting");
+        assert_eq!(s.settle(120), Settled::default());
+        let settled = s.settle(150);
+        assert_eq!(settled.deleted, [p]);
+        assert_eq!(settled.abandoned, 1);
+        assert!(s.get(p, "goes").is_none());
+        assert_eq!(s.get(p, "stays").unwrap().status(200), "online");
     }
 
     #[test]

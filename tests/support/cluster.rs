@@ -44,7 +44,7 @@ pub fn kubeconfig_path() -> PathBuf {
             );
             return p;
         }
-        bring_up_local_cluster()
+        bring_up("local-cluster.sh", &cluster_dir())
     })
     .clone()
 }
@@ -58,14 +58,14 @@ pub fn unprivileged_kubeconfig_path() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-fn bring_up_local_cluster() -> PathBuf {
-    let dir = cluster_dir();
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+/// `hack/<script> up <dir>` (a script that writes `<dir>/kubeconfig`), once at a time across
+/// test processes; the path of that kubeconfig.
+pub fn bring_up(script: &str, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     // One `up` at a time across the test processes of a run (nextest runs every test in
     // its own process). The script is idempotent: the first one starts the control
     // plane, the others find it healthy and return at once.
-    let lock_path = dir.with_file_name("cluster.lock");
+    let lock_path = dir.with_extension("lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -75,11 +75,11 @@ fn bring_up_local_cluster() -> PathBuf {
     lock.lock()
         .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
 
-    let script = repo_root().join("hack").join("local-cluster.sh");
+    let script = repo_root().join("hack").join(script);
     let output = Command::new("bash")
         .arg(&script)
         .arg("up")
-        .arg(&dir)
+        .arg(dir)
         .env_remove(KUBECONFIG_ENV)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -99,8 +99,9 @@ fn bring_up_local_cluster() -> PathBuf {
     let kubeconfig = dir.join("kubeconfig");
     assert!(
         kubeconfig.is_file(),
-        "{} missing after `local-cluster.sh up`",
-        kubeconfig.display()
+        "{} missing after `{} up`",
+        kubeconfig.display(),
+        script.display()
     );
     kubeconfig
 }

@@ -18,6 +18,7 @@
 
 mod cluster;
 mod container;
+mod current;
 mod lifecycle;
 mod namespace;
 mod objects;
@@ -32,6 +33,10 @@ pub use cluster::{
 };
 #[allow(unused_imports)]
 pub use container::{IMAGE_ENV, Image, PodContainer, PodIdentity, TempDir};
+#[allow(unused_imports)]
+pub use current::{
+    CURRENT_KUBECONFIG_ENV, current_client, current_dir, current_kubeconfig_path, current_kubectl,
+};
 #[allow(unused_imports)]
 pub use lifecycle::database_lifecycle;
 #[allow(unused_imports)]

@@ -317,14 +317,15 @@ fn python() -> PathBuf {
 }
 
 impl HelmRelease {
-    /// `helm install NAME charts/htx-operator -n NAMESPACE --set-json …` for each `values` entry
-    /// (`key=json`).
+    /// `helm install NAME charts/htx-operator -n NAMESPACE --skip-crds --set-json …` for each
+    /// `values` entry (`key=json`). The tests install the CRDs themselves ([`super::install_crds`]:
+    /// without their validation rules before Kubernetes 1.25, where Helm cannot apply them).
     pub fn install(name: &str, namespace: &str, values: &[String]) -> Self {
         let mut command = std::process::Command::new(python());
         command
             .current_dir(repo_root())
             .arg("hack/helm.py")
-            .args(["install", name, "--namespace", namespace])
+            .args(["install", name, "--namespace", namespace, "--skip-crds"])
             .arg("--kubeconfig")
             .arg(kubeconfig_path());
         for value in values {
