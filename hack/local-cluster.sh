@@ -2,9 +2,10 @@
 # A real, local Kubernetes control plane for the tests and the demo:
 # etcd + kube-apiserver + kube-controller-manager (v1.20.2, built once from
 # Debian 12's `kubernetes` source package), on free loopback ports, no kubelet.
+# With --node also a node that runs pods (see hack/local-node.sh; needs root).
 #
-#   hack/local-cluster.sh build      install packages + build the binaries (cached)
-#   hack/local-cluster.sh up DIR     start a control plane with its state in DIR
+#   hack/local-cluster.sh build [--node]   install packages + build the binaries (cached)
+#   hack/local-cluster.sh up DIR [--node]  start a control plane with its state in DIR
 #   hack/local-cluster.sh down DIR   stop it and remove its data (keeps DIR/*.log)
 #   hack/local-cluster.sh env DIR    print `export KUBECONFIG=...` lines for eval
 #   hack/local-cluster.sh restart-apiserver DIR   stop and start kube-apiserver (etcd kept)
@@ -40,6 +41,8 @@ usage() {
 
 # shellcheck source=hack/packages.sh
 source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
+# shellcheck source=hack/local-node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/local-node.sh"
 
 # Makes `apt-get source` work: adds deb-src entries mirroring the configured deb ones.
 ensure_deb_src() {
@@ -85,21 +88,29 @@ binaries_cached() {
 
 # ------------------------------------------------------------------- build --
 
+# Are all of these built (in BIN_DIR)?
+all_built() {
+  local t
+  for t in "$@"; do
+    [[ -x $BIN_DIR/$t ]] || return 1
+  done
+}
+
+# cmd_build [--node]: the control plane's binaries, and with --node the node's (NODE_BINARIES).
 cmd_build() {
   # Runtime packages, always.
   apt_install etcd-server openssl curl ca-certificates util-linux
-  local need_kubectl=0
+  local targets=(kube-apiserver kube-controller-manager)
   if ! kubectl_bin >/dev/null; then
     # Debian 12 ships kubectl 1.20 as kubernetes-client; build it ourselves otherwise.
     if apt_has kubernetes-client; then
       apt_install kubernetes-client
     else
-      need_kubectl=1
+      targets+=(kubectl)
     fi
   fi
-  if [[ -x $BIN_DIR/kube-apiserver && -x $BIN_DIR/kube-controller-manager && $need_kubectl -eq 0 ]]; then
-    return 0
-  fi
+  [[ ${1:-} == --node ]] && targets+=("${NODE_BINARIES[@]}")
+  all_built "${targets[@]}" && return 0
 
   # One build at a time (parallel test processes may all ask for it).
   mkdir -p "$CACHE_DIR"
@@ -108,8 +119,7 @@ cmd_build() {
     log "another build is running, waiting for it ($CACHE_DIR/build.lock)"
     flock 8
   fi
-  if [[ -x $BIN_DIR/kube-apiserver && -x $BIN_DIR/kube-controller-manager ]] &&
-    { [[ $need_kubectl -eq 0 ]] || [[ -x $BIN_DIR/kubectl ]]; }; then
+  if all_built "${targets[@]}"; then
     exec 8>&-
     return 0
   fi
@@ -176,14 +186,16 @@ cmd_build() {
     done
   done
   mkdir -p "$BIN_DIR"
-  local targets=(kube-apiserver kube-controller-manager) t
-  [[ $need_kubectl -eq 1 ]] && targets+=(kubectl)
+  local t
   for t in "${targets[@]}"; do
     [[ -x $BIN_DIR/$t ]] && continue
     log "building $t (first time only, several minutes)"
     local t0=$SECONDS
-    (cd "$src" && go build -p 2 -trimpath -ldflags "$ldflags" -o "$BIN_DIR/$t.tmp" "./cmd/$t") >"$work/build-$t.log" 2>&1 ||
-      { tail -n 30 "$work/build-$t.log" >&2; die "building $t failed (full log: $work/build-$t.log)"; }
+    if [[ $t == pause ]]; then
+      build_pause "$src" "$BIN_DIR/$t.tmp" >"$work/build-$t.log" 2>&1
+    else
+      (cd "$src" && go build -p 2 -trimpath -ldflags "$ldflags" -o "$BIN_DIR/$t.tmp" "./cmd/$t") >"$work/build-$t.log" 2>&1
+    fi || { tail -n 30 "$work/build-$t.log" >&2; die "building $t failed (full log: $work/build-$t.log)"; }
     mv "$BIN_DIR/$t.tmp" "$BIN_DIR/$t"
     log "built $t in $((SECONDS - t0))s"
   done
@@ -287,14 +299,14 @@ stop_pid() {
   done
 }
 
-# Pids of our components (each runs a binary of its name) that run with DIR on their
-# command line (whether or not a pid file still names them).
+# Pids of our components (each runs a binary of its name; containerd also its shims) that run
+# with DIR on their command line (whether or not a pid file still names them).
 strays() {
   local dir=$1 p argv0
   for p in /proc/[0-9]*; do
     [[ -r $p/cmdline ]] || continue
     argv0=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1) || continue
-    [[ " ${COMPONENTS[*]} " == *" ${argv0##*/} "* ]] || continue
+    [[ " ${COMPONENTS[*]} ${NODE_COMPONENTS[*]} containerd-shim-runc-v2 " == *" ${argv0##*/} "* ]] || continue
     tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $dir/" && echo "${p#/proc/}"
   done
   return 0
@@ -302,6 +314,7 @@ strays() {
 
 stop_all() {
   local dir=$1 i comp pid
+  node_down "$dir"
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     comp=${COMPONENTS[i]}
     if component_alive "$dir" "$comp"; then
@@ -319,7 +332,8 @@ stop_all() {
 clean_dir() {
   local dir=$1
   rm -rf "$dir/etcd" "$dir/pki" "$dir/pids" "$dir/auth" "$dir/kubeconfig" \
-    "$dir/kubeconfig-unprivileged" "$dir/kubeconfig-controller-manager" "$dir/cluster.env" "$dir/${MARKER:?}"
+    "$dir/kubeconfig-unprivileged" "$dir/kubeconfig-controller-manager" "$dir/kubeconfig-kubelet" \
+    "$dir/kubeconfig-scheduler" "$dir/cluster.env" "$dir/${MARKER:?}"
 }
 
 apiserver_ready() {
@@ -331,10 +345,16 @@ apiserver_ready() {
     "https://127.0.0.1:$API_PORT/readyz" 2>/dev/null) == ok ]]
 }
 
+# cluster_healthy DIR [--node]: runs, with a node or without as asked.
 cluster_healthy() {
-  local dir=$1 comp
+  local dir=$1 comp components=("${COMPONENTS[@]}")
   [[ -f $dir/$MARKER && -f $dir/cluster.env && -f $dir/kubeconfig ]] || return 1
-  for comp in "${COMPONENTS[@]}"; do
+  if [[ ${2:-} == --node ]]; then
+    components+=("${NODE_COMPONENTS[@]}")
+  else
+    [[ ! -d $dir/node ]] || return 1
+  fi
+  for comp in "${components[@]}"; do
     component_alive "$dir" "$comp" || return 1
   done
   apiserver_ready "$dir"
@@ -407,10 +427,15 @@ EOF
     openssl req -new -key apiserver.key -config apiserver.cnf -out apiserver.csr 2>/dev/null
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
       -extfile apiserver.cnf -extensions ext -out apiserver.crt 2>/dev/null
+    # The API server's client certificate for kubelets (logs, exec), when there is a node.
+    openssl ecparam -name prime256v1 -genkey -noout -out kubelet-client.key 2>/dev/null
+    openssl req -new -key kubelet-client.key -subj /CN=kube-apiserver-kubelet-client -out kubelet-client.csr 2>/dev/null
+    openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+      -extfile <(echo "extendedKeyUsage = clientAuth") -out kubelet-client.crt 2>/dev/null
     # Service-account token signing keys.
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    rm -f apiserver.csr ca.srl
+    rm -f apiserver.csr kubelet-client.csr ca.srl
   ) || die "generating certificates with openssl failed"
 }
 
@@ -434,6 +459,9 @@ start_apiserver() {
     --service-account-key-file "$dir/pki/sa.pub" \
     --service-account-signing-key-file "$dir/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
+    --kubelet-client-certificate "$dir/pki/kubelet-client.crt" \
+    --kubelet-client-key "$dir/pki/kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP \
     --endpoint-reconciler-type none \
     --allow-privileged=true \
     --profiling=false \
@@ -441,8 +469,9 @@ start_apiserver() {
   wait_until "$dir" kube-apiserver 120 "kube-apiserver /readyz" apiserver_ready "$dir"
 }
 
+# cmd_up DIR [--node]
 cmd_up() {
-  local dir
+  local dir node=${2:-}
   dir=$(abspath "$1")
 
   # Someone else's cluster (kind, k3d, a real one): only check that it answers.
@@ -462,7 +491,7 @@ cmd_up() {
   exec 9>"$dir/.lock"
   flock 9
 
-  if cluster_healthy "$dir"; then
+  if cluster_healthy "$dir" "$node"; then
     log "control plane in $dir is already up"
     return 0
   fi
@@ -472,7 +501,9 @@ cmd_up() {
     clean_dir "$dir"
   fi
 
-  binaries_cached || cmd_build
+  if ! binaries_cached || { [[ -n $node ]] && ! all_built "${NODE_BINARIES[@]}"; }; then
+    cmd_build "$node"
+  fi
 
   local etcd_bin kc
   etcd_bin=$(command -v etcd) || die "etcd not found (Debian package etcd-server)"
@@ -483,16 +514,19 @@ cmd_up() {
   touch "$dir/$MARKER"
   make_pki "$dir/pki"
 
-  local admin_token kcm_token tester_token
+  local admin_token kcm_token tester_token kubelet_token scheduler_token
   admin_token=$(openssl rand -hex 32)
   kcm_token=$(openssl rand -hex 32)
   tester_token=$(openssl rand -hex 32)
+  kubelet_token=$(openssl rand -hex 32)
+  scheduler_token=$(openssl rand -hex 32)
   (
     umask 077
     {
       printf '%s,htx-admin,htx-admin,"system:masters"\n' "$admin_token"
       printf '%s,system:kube-controller-manager,system:kube-controller-manager,"system:masters"\n' "$kcm_token"
       printf '%s,htx-tester,htx-tester\n' "$tester_token"
+      [[ -z $node ]] || node_tokens "$kubelet_token" "$scheduler_token"
     } >"$dir/auth/tokens.csv"
     printf 'Authorization: Bearer %s\n' "$admin_token" >"$dir/auth/admin-header"
   )
@@ -514,6 +548,10 @@ EOF
   write_kubeconfig "$dir/kubeconfig" htx-admin "$admin_token" "$ca_data" "$api_port"
   write_kubeconfig "$dir/kubeconfig-unprivileged" htx-tester "$tester_token" "$ca_data" "$api_port"
   write_kubeconfig "$dir/kubeconfig-controller-manager" system:kube-controller-manager "$kcm_token" "$ca_data" "$api_port"
+  if [[ -n $node ]]; then
+    write_kubeconfig "$dir/kubeconfig-kubelet" "system:node:$NODE_NAME" "$kubelet_token" "$ca_data" "$api_port"
+    write_kubeconfig "$dir/kubeconfig-scheduler" system:kube-scheduler "$scheduler_token" "$ca_data" "$api_port"
+  fi
 
   log "etcd on 127.0.0.1:$etcd_port"
   launch "$dir" etcd "$etcd_bin" \
@@ -550,7 +588,9 @@ EOF
   wait_until "$dir" kube-controller-manager 120 "kube-controller-manager /healthz" \
     bash -c "[[ \$(curl -sS -k --max-time 3 https://127.0.0.1:$kcm_port/healthz) == ok ]]"
 
-  cluster_healthy "$dir" || fail_component "$dir" kube-apiserver "control plane did not come up healthy"
+  [[ -z $node ]] || node_up "$dir" "$api_port"
+
+  cluster_healthy "$dir" "$node" || fail_component "$dir" kube-apiserver "control plane did not come up healthy"
   log "control plane up: export KUBECONFIG=$dir/kubeconfig  (kubectl: $kc)"
 }
 
@@ -608,10 +648,14 @@ main() {
   local cmd=${1:-}
   case $cmd in
   build)
-    [[ $# -eq 1 ]] || usage
-    cmd_build
+    [[ $# -eq 1 || ($# -eq 2 && $2 == --node) ]] || usage
+    cmd_build "${2:-}"
     ;;
-  up | down | env | restart-apiserver)
+  up)
+    [[ ($# -eq 2 || ($# -eq 3 && $3 == --node)) && -n $2 ]] || usage
+    cmd_up "$2" "${3:-}"
+    ;;
+  down | env | restart-apiserver)
     [[ $# -eq 2 && -n $2 ]] || usage
     "cmd_${cmd//-/_}" "$2"
     ;;

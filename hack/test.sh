@@ -70,6 +70,16 @@ fi
 log "Python environment for the chart tests (hack/python-env.sh)"
 PYTHON=$(hack/python-env.sh)
 
+# The operator's image, for tests/image_e2e.rs: checked, and the chart's pod run from it with
+# runc (needs root). Built here once (a static release build); with a filter, those tests build
+# their own when selected.
+apt_install umoci runc
+if [[ $# -eq 0 ]]; then
+  log "hack/image.sh .e2e/image (the operator's image)"
+  hack/image.sh .e2e/image >/dev/null
+  export HTX_E2E_IMAGE="$PWD/.e2e/image"
+fi
+
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   # Benchmarks are run by hand (cargo bench), not as tests.

@@ -8,97 +8,19 @@ mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::{
-    Backup, BackupPhase, BackupSchedule, Database, DatabaseSpec, Function, Proxy,
-};
-use htx_operator::sim::Kind;
+use htx_operator::api::{Backup, BackupPhase, BackupSchedule, Database, Function, Proxy};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
-use kube::{Api, Client};
 use serde_json::json;
 use support::{
     HelmRelease, OperatorProcess, Stack, StackOptions, TOKEN_SECRET, TestNamespace, client_from,
-    service_account_kubeconfig, wait_for, wait_for_deletion,
+    database_lifecycle, service_account_kubeconfig, wait_for, wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(90);
-
-/// The operator container's arguments as the chart rendered them, with the portal pointed at the
-/// simulator and the endpoints on any free loopback port.
-async fn chart_args(client: &Client, release: &HelmRelease) -> Vec<String> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &release.namespace);
-    let deployment = deployments
-        .get(&release.fullname())
-        .await
-        .expect("the chart's Deployment exists");
-    let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
-    let args = container.args.clone().expect("the container has args");
-    assert_eq!(args[0], "run");
-    args[1..].to_vec()
-}
-
-fn with_overrides(args: Vec<String>, stack: &Stack) -> Vec<String> {
-    args.into_iter()
-        .map(|arg| {
-            if arg.starts_with("--portal-url=") {
-                format!("--portal-url={}", stack.sim.url())
-            } else if arg.starts_with("--metrics-addr=") {
-                "--metrics-addr=127.0.0.1:0".to_owned()
-            } else {
-                arg
-            }
-        })
-        .collect()
-}
-
-fn is_ready(db: &Database) -> bool {
-    db.status.as_ref().is_some_and(|s| {
-        s.managed
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
-/// Create → Ready with its connection Secret and Events → delete, all done by `operator`.
-async fn database_lifecycle(stack: &Stack, operator: &OperatorProcess) {
-    let api = stack.api::<Database>();
-    let spec: DatabaseSpec = serde_json::from_value(json!({
-        "engine": "postgresql",
-        "sku": "db-s-1vcpu-2gb",
-        "writeConnectionSecretToRef": {"name": "orders-conn"}
-    }))
-    .unwrap();
-    api.create(&PostParams::default(), &Database::new("orders", spec))
-        .await
-        .unwrap();
-    let db = wait_for(&api, "orders", "Ready", SHORT, is_ready).await;
-    let secret = stack.api::<Secret>().get("orders-conn").await.unwrap();
-    assert!(secret.data.unwrap().contains_key("password"));
-    assert_eq!(
-        secret.metadata.owner_references.unwrap()[0].uid,
-        db.metadata.uid.unwrap()
-    );
-    let (_, described) = stack.kubectl(&["describe", "database", "orders"]).await;
-    assert!(described.contains("Created"), "an Event: {described}");
-
-    api.delete("orders", &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_for_deletion(&api, "orders", "the Database to go", SHORT).await;
-    assert_eq!(stack.sim.hooks().creates_count(Kind::Databases), 1);
-    assert_eq!(stack.sim.hooks().deletes_count(Kind::Databases), 1);
-
-    let log = operator.log();
-    assert!(
-        !log.contains("is forbidden") && !log.contains("Forbidden"),
-        "the operator was refused something: {}",
-        operator.log_path().display()
-    );
-    assert!(!log.contains(&stack.token), "the token is in the log");
-}
 
 /// True when the object's status has the condition `Ready=True` (any kind).
 fn ready_json<K: serde::Serialize>(object: &K) -> bool {
@@ -254,7 +176,7 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
         &[format!("portal.tokenSecret.name=\"{TOKEN_SECRET}\"")],
     );
     let kubeconfig = service_account_kubeconfig(&stack.client, &ns, &release.fullname()).await;
-    let mut args = with_overrides(chart_args(&stack.client, &release).await, &stack);
+    let mut args = release.operator_args(&stack.client, &stack.sim.url()).await;
     assert!(args.contains(&"--leader-election".to_owned()));
     // The ClusterRole allows every namespace, but in this shared cluster the operator must keep
     // to its own test namespace.
@@ -351,7 +273,7 @@ async fn watched_namespaces_get_roles_and_nothing_cluster_wide() {
     );
     let kubeconfig =
         service_account_kubeconfig(&stack.client, home.name(), &release.fullname()).await;
-    let args = with_overrides(chart_args(&stack.client, &release).await, &stack);
+    let args = release.operator_args(&stack.client, &stack.sim.url()).await;
     assert!(args.contains(&format!("--namespace={watched}")), "{args:?}");
     assert!(args.contains(&format!("--token-secret={}/portal-token", home.name())));
     let operator = OperatorProcess::spawn(&stack, "chart-sa-namespaced", &kubeconfig, &args);

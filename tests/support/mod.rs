@@ -17,7 +17,9 @@
 #![allow(dead_code)]
 
 mod cluster;
+mod container;
 mod current;
+mod lifecycle;
 mod namespace;
 mod objects;
 mod operator;
@@ -30,15 +32,21 @@ pub use cluster::{
     repo_root, unprivileged_client, unprivileged_kubeconfig_path,
 };
 #[allow(unused_imports)]
+pub use container::{IMAGE_ENV, Image, PodContainer, PodIdentity, TempDir};
+#[allow(unused_imports)]
 pub use current::{
     CURRENT_KUBECONFIG_ENV, current_client, current_dir, current_kubeconfig_path, current_kubectl,
 };
+#[allow(unused_imports)]
+pub use lifecycle::database_lifecycle;
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
 #[allow(unused_imports)]
 pub use objects::{create, create_databases, is_ready, not_ready_because, object, ready};
 #[allow(unused_imports)]
-pub use operator::{HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig};
+pub use operator::{
+    HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig, service_account_token,
+};
 #[allow(unused_imports)]
 pub use stack::{
     DATABASES_TOKEN, FUNCTIONS_TOKEN, READ_TOKEN, Stack, StackOptions, TOKEN_SECRET, install_crds,

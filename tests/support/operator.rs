@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{PodSpec, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
 use kube::config::Kubeconfig;
@@ -28,9 +29,8 @@ impl OperatorProcess {
     /// Starts `htx-operator` with exactly `args` (after `run`), talking to the cluster as
     /// `kubeconfig`. Its log (debug, text) goes to a file named after the test namespace and `name`.
     pub fn spawn(stack: &Stack, name: &str, kubeconfig: &Path, args: &[String]) -> Self {
-        let log = std::env::temp_dir().join(format!("{}-{name}.log", stack.ns.name()));
-        let file = std::fs::File::create(&log).expect("the operator log opens");
-        let child = Command::new(env!("CARGO_BIN_EXE_htx-operator"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_htx-operator"));
+        command
             .arg("run")
             .args(args)
             .env("KUBECONFIG", kubeconfig)
@@ -41,12 +41,21 @@ impl OperatorProcess {
             .env("HTX_LOG_FORMAT", "text")
             .env("NO_COLOR", "1")
             .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
+            .env_remove("POD_NAMESPACE");
+        Self::spawn_command(stack, name, command)
+    }
+
+    /// Starts `command`, an operator run some other way (in a container, say), with its output
+    /// in the log file of `name`.
+    pub fn spawn_command(stack: &Stack, name: &str, mut command: Command) -> Self {
+        let log = std::env::temp_dir().join(format!("{}-{name}.log", stack.ns.name()));
+        let file = std::fs::File::create(&log).expect("the operator log opens");
+        let child = command
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file))
             .kill_on_drop(true)
             .spawn()
-            .expect("the operator starts");
+            .unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
         Self {
             name: name.to_owned(),
             child: Some(child),
@@ -89,15 +98,20 @@ impl OperatorProcess {
         }
     }
 
-    /// The address the endpoints listen on, from the log line the operator writes at start.
+    /// The address the endpoints listen on, from the log line the operator writes at start
+    /// (`addr=…` in text logs, `"addr":"…"` in JSON ones).
     pub async fn endpoints(&self) -> SocketAddr {
-        const LINE: &str = "serving /healthz, /readyz and /metrics addr=";
-        self.wait_for_log(LINE, Duration::from_secs(30)).await;
+        const MESSAGE: &str = "serving /healthz, /readyz and /metrics";
+        self.wait_for_log(MESSAGE, Duration::from_secs(30)).await;
         let log = self.log();
-        let rest = &log[log.find(LINE).unwrap() + LINE.len()..];
-        let addr = rest.split_whitespace().next().unwrap_or_default();
+        let line = log.lines().find(|line| line.contains(MESSAGE)).unwrap();
+        let addr = ["addr=", "\"addr\":\""]
+            .iter()
+            .find_map(|key| line.split(key).nth(1))
+            .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
+            .unwrap_or_default();
         addr.parse()
-            .unwrap_or_else(|_| panic!("cannot parse the endpoints' address '{addr}'"))
+            .unwrap_or_else(|_| panic!("cannot parse the endpoints' address in '{line}'"))
     }
 
     /// `GET path` on the endpoints: (status, body).
@@ -205,13 +219,9 @@ impl Metrics {
     }
 }
 
-/// A kubeconfig that authenticates as ServiceAccount `namespace/name` (a TokenRequest token),
-/// against the cluster of the tests' admin kubeconfig. Written next to the test logs.
-pub async fn service_account_kubeconfig(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> PathBuf {
+/// A token of ServiceAccount `namespace/name` (a TokenRequest, valid for an hour), as the
+/// kubelet mounts it into the ServiceAccount's pods.
+pub async fn service_account_token(client: &kube::Client, namespace: &str, name: &str) -> String {
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let request = TokenRequest {
         spec: TokenRequestSpec {
@@ -221,13 +231,23 @@ pub async fn service_account_kubeconfig(
         },
         ..TokenRequest::default()
     };
-    let token = accounts
+    accounts
         .create_token_request(name, &PostParams::default(), &request)
         .await
         .unwrap_or_else(|e| panic!("a token for ServiceAccount {namespace}/{name}: {e}"))
         .status
         .expect("a TokenRequest answers with a token")
-        .token;
+        .token
+}
+
+/// A kubeconfig that authenticates as ServiceAccount `namespace/name` (a TokenRequest token),
+/// against the cluster of the tests' admin kubeconfig. Written next to the test logs.
+pub async fn service_account_kubeconfig(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> PathBuf {
+    let token = service_account_token(client, namespace, name).await;
     let admin = Kubeconfig::read_from(kubeconfig_path()).expect("the admin kubeconfig reads");
     let context_name = admin.current_context.clone().expect("a current context");
     let context = admin
@@ -350,6 +370,40 @@ impl HelmRelease {
     /// The chart's full name for this release (ServiceAccount, roles, Deployment).
     pub fn fullname(&self) -> String {
         format!("{}-htx-operator", self.name)
+    }
+
+    /// The operator container's arguments (after `run`) as the chart rendered them, with the
+    /// portal at `portal_url` and the endpoints on any free loopback port.
+    pub async fn operator_args(&self, client: &kube::Client, portal_url: &str) -> Vec<String> {
+        let pod = self.pod_spec(client).await;
+        let args = pod.containers[0]
+            .args
+            .clone()
+            .expect("the container has args");
+        assert_eq!(args[0], "run");
+        args[1..]
+            .iter()
+            .map(|arg| {
+                if arg.starts_with("--portal-url=") {
+                    format!("--portal-url={portal_url}")
+                } else if arg.starts_with("--metrics-addr=") {
+                    "--metrics-addr=127.0.0.1:0".to_owned()
+                } else {
+                    arg.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// The pod of the release's Deployment, as the chart rendered it.
+    pub async fn pod_spec(&self, client: &kube::Client) -> PodSpec {
+        Api::<Deployment>::namespaced(client.clone(), &self.namespace)
+            .get(&self.fullname())
+            .await
+            .expect("the chart's Deployment exists")
+            .spec
+            .and_then(|spec| spec.template.spec)
+            .expect("the Deployment has a pod template")
     }
 }
 
