@@ -651,3 +651,277 @@ async fn an_object_its_kind_cannot_read_does_not_stop_the_watch() {
         .unwrap();
     stack.finish().await;
 }
+
+/// Waits until the namespace is gone (its objects deleted, finalizers and all).
+async fn wait_for_namespace_gone(stack: &Stack, name: &str) {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(stack.client.clone());
+    wait_for_deletion(
+        &namespaces,
+        name,
+        "the namespace to finish deleting",
+        Duration::from_secs(120),
+    )
+    .await;
+}
+
+/// A tenant namespace of the stack with a token Secret of its own and a Database and a Function
+/// using it, Ready.
+async fn tenant_with_its_own_token(stack: &mut Stack, prefix: &str) -> usize {
+    let tenant = stack.add_namespace().await;
+    let name = stack.others[tenant].name().to_owned();
+    stack
+        .put_token_in(&name, "tenant-token", &stack.token)
+        .await;
+    let own = json!({"tokenSecretRef": {"name": "tenant-token"}});
+    let databases = stack.others[tenant].api::<Database>();
+    let functions = stack.others[tenant].api::<Function>();
+    for i in 0..3 {
+        create(
+            &databases,
+            &database(&format!("{prefix}-db-{i}"), own.clone()),
+        )
+        .await;
+    }
+    create(&functions, &function(&format!("{prefix}-fn"), own.clone())).await;
+    tenant
+}
+
+async fn wait_tenant_ready(stack: &Stack, tenant: usize) {
+    support::all_ready(&stack.others[tenant].api::<Database>(), 3, SHORT).await;
+    support::all_ready(&stack.others[tenant].api::<Function>(), 1, SHORT).await;
+}
+
+/// Finding 15: deleting a namespace whose objects use a token Secret of that same namespace
+/// deletes their portal resources and finishes, whatever goes first; also when the operator is
+/// restarted in the middle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_deleted_with_its_token_secret_inside_deletes_its_portal_resources() {
+    let mut stack = Stack::start_without_operator(StackOptions::default()).await;
+    let whole = tenant_with_its_own_token(&mut stack, "whole").await;
+    let secret_first = tenant_with_its_own_token(&mut stack, "secret-first").await;
+    stack.start_operator();
+    wait_tenant_ready(&stack, whole).await;
+    wait_tenant_ready(&stack, secret_first).await;
+
+    // kubectl delete -f dir/ with the Secret first in the directory: the Secret waits for them.
+    let tenant = &stack.others[secret_first];
+    tenant
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .delete("tenant-token", &DeleteParams::default())
+        .await
+        .unwrap();
+    for kind_delete in [
+        tenant
+            .api::<Database>()
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .map(drop),
+        tenant
+            .api::<Function>()
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .map(drop),
+    ] {
+        kind_delete.unwrap();
+    }
+    for i in 0..3 {
+        wait_for_deletion(
+            &tenant.api::<Database>(),
+            &format!("secret-first-db-{i}"),
+            "deleted",
+            SHORT,
+        )
+        .await;
+    }
+    let secret = tenant
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .get_opt("tenant-token")
+        .await
+        .unwrap();
+    wait_for_deletion(
+        &tenant.api::<k8s_openapi::api::core::v1::Secret>(),
+        "tenant-token",
+        "the token Secret to go once nothing needs it",
+        SHORT,
+    )
+    .await;
+    assert!(
+        secret.is_none_or(|s| s.metadata.deletion_timestamp.is_some()),
+        "the Secret was on its way out"
+    );
+
+    // The whole namespace at once, the operator killed and started again in the middle.
+    let namespace = stack.others[whole].name().to_owned();
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(stack.client.clone())
+        .delete(&namespace, &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while stack
+        .sim
+        .hooks()
+        .deletes_count(htx_operator::sim::Kind::Databases)
+        < 4
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no deletion reached the portal"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.kill_operator().await;
+    stack.start_operator();
+    wait_for_namespace_gone(&stack, &namespace).await;
+    assert!(portal_names(&stack, Product::Databases).is_empty());
+    assert!(portal_names(&stack, Product::Functions).is_empty());
+    stack.finish().await;
+}
+
+/// Finding 14: a token Secret fixed a moment after the failure is a change: the object is woken
+/// within the Secret poll (5 s), not at the end of its backoff (15 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_fixed_right_after_the_failure_is_used_at_once() {
+    let stack = Stack::start(StackOptions::default()).await;
+    stack
+        .put_token("team-token", "htx_not_valid_yet_0001")
+        .await;
+    let api = stack.api::<Database>();
+    create(
+        &api,
+        &database(
+            "quick-fix",
+            json!({"tokenSecretRef": {"name": "team-token"}}),
+        ),
+    )
+    .await;
+    wait_for(
+        &api,
+        "quick-fix",
+        "Unauthorized",
+        SHORT,
+        not_ready_because("Unauthorized"),
+    )
+    .await;
+    stack.put_token("team-token", &stack.token).await;
+    wait_for(
+        &api,
+        "quick-fix",
+        "Ready well before the 15 s backoff ends",
+        Duration::from_secs(12),
+        is_ready,
+    )
+    .await;
+    stack.finish().await;
+}
+
+/// Finding 11: a plain http portal URL of another machine is refused before anything starts.
+#[tokio::test]
+async fn a_plain_http_portal_elsewhere_is_refused_at_start() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_htx-operator"))
+        .args(["run", "--portal-url", "http://portal.example.com"])
+        .args(["--token-secret", "htx-system/portal-token"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
+}
+
+fn backups_asked(stack: &Stack) -> u64 {
+    stack
+        .sim
+        .hooks()
+        .stats()
+        .route_total("POST", "/api/portal/databases/{name}/backups")
+}
+
+/// Finding 12: a backup request whose answer was lost is looked for, not asked again, while the
+/// portal's list lags behind; one that never shows up stops at OutcomeUnknown, still asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_backup_answer_is_never_asked_twice() {
+    use htx_operator::api::{Backup, BackupPhase};
+    use htx_operator::sim::{AfterEffect, Armed, Call};
+    let mut options = StackOptions::default();
+    options
+        .operator_args
+        .extend(["--list-lag".to_owned(), "4s".to_owned()]);
+    let stack = Stack::start(options).await;
+    let databases = stack.api::<Database>();
+    create(&databases, &database("shop", json!({}))).await;
+    wait_for(&databases, "shop", "Ready", SHORT, is_ready).await;
+    let backups = stack.api::<Backup>();
+    let lose_the_answer = Armed {
+        on: Call::Create,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    };
+
+    // The answer is lost and the list shows the new backup only 2 s later.
+    stack
+        .sim
+        .hooks()
+        .set_faults(Faults {
+            list_lag_ms: 2_000,
+            ..Faults::default()
+        })
+        .unwrap();
+    stack.sim.hooks().arm(lose_the_answer);
+    create(
+        &backups,
+        &object::<Backup>(
+            "Backup",
+            "found-later",
+            json!({"databaseRef": {"name": "shop"}}),
+        ),
+    )
+    .await;
+    let found = wait_for(&backups, "found-later", "Completed", SHORT, |b: &Backup| {
+        b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Completed)
+    })
+    .await;
+    assert_eq!(stack.sim.hooks().stats().fired("create", "lose_answer"), 1);
+    assert_eq!(backups_asked(&stack), 1);
+    assert_eq!(stack.sim.hooks().backups("shop").unwrap().len(), 1);
+    assert!(found.status.unwrap().backup_id.is_some());
+
+    // The answer is lost and the list never shows it: OutcomeUnknown after --list-lag.
+    stack
+        .sim
+        .hooks()
+        .set_faults(Faults {
+            partial_list_rate: 1.0,
+            ..Faults::default()
+        })
+        .unwrap();
+    stack.sim.hooks().arm(lose_the_answer);
+    create(
+        &backups,
+        &object::<Backup>(
+            "Backup",
+            "never-listed",
+            json!({"databaseRef": {"name": "shop"}}),
+        ),
+    )
+    .await;
+    let unknown = wait_for(
+        &backups,
+        "never-listed",
+        "OutcomeUnknown",
+        SHORT,
+        |b: &Backup| b.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::OutcomeUnknown),
+    )
+    .await;
+    let (_, reason, message) = ready(&unknown).unwrap();
+    assert_eq!(reason, "OutcomeUnknown");
+    assert!(
+        message.contains("create a new one to ask again"),
+        "{message}"
+    );
+    assert_eq!(backups_asked(&stack), 2, "each Backup asked once");
+    assert_eq!(stack.sim.hooks().backups("shop").unwrap().len(), 2);
+    stack.sim.hooks().clear_faults();
+    stack.finish().await;
+}

@@ -43,19 +43,24 @@ impl<R> Seen<R> {
     }
 }
 
-fn object_state<'a, K: PortalKind>(object: &'a K, status: &'a K::Status) -> ObjectState<'a> {
+fn object_state<'a, K: PortalKind>(
+    ctx: &Context,
+    object: &'a K,
+    status: &'a K::Status,
+) -> ObjectState<'a> {
     ObjectState::of(
         object,
         object.managed_spec(),
         Some(status.managed()),
         K::LOOK_UP.is_some(),
+        ctx.timing.list_lag,
     )
 }
 
 pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error> {
     let object = run.object;
     let status = run.status().clone();
-    let state = object_state(object, &status);
+    let state = object_state(run.ctx, object, &status);
     let (desired, recorded) = (state.desired(), state.recorded());
     if !desired.deleting {
         // Bad input costs nothing: refused before any portal call.
@@ -153,7 +158,7 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
 /// The object's claim on its portal resource (see [`Bindings`](super::bindings::Bindings)).
 pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Claim {
     let status = object.status().cloned().unwrap_or_default();
-    let state = object_state(object, &status);
+    let state = object_state(ctx, object, &status);
     let recorded = state.recorded();
     Claim {
         key: BindingKey {
@@ -330,7 +335,7 @@ async fn create<K: PortalKind>(
             let status = run.status().clone();
             mirror(
                 run,
-                &object_state(object, &status),
+                &object_state(run.ctx, object, &status),
                 &remote,
                 Ownership::Created,
             )

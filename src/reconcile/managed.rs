@@ -37,6 +37,8 @@ pub struct ObjectState<'a> {
     deleting: bool,
     has_finalizer: bool,
     can_look_up: bool,
+    /// `--list-lag`: how long a new resource may be missing from the portal's lists.
+    list_lag: Duration,
     resync_request: Option<String>,
 }
 
@@ -46,6 +48,7 @@ impl<'a> ObjectState<'a> {
         spec: &'a ManagedSpec,
         status: Option<&'a ManagedStatus>,
         can_look_up: bool,
+        list_lag: Duration,
     ) -> Self {
         let meta = object.meta();
         Self {
@@ -63,6 +66,7 @@ impl<'a> ObjectState<'a> {
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
             can_look_up,
+            list_lag,
             resync_request: resync_request(object).map(str::to_owned),
         }
     }
@@ -91,10 +95,8 @@ impl<'a> ObjectState<'a> {
             id: status.id.as_deref(),
             ownership,
             pending: requested.is_some() && ownership.is_none(),
-            intent_fresh: requested.is_some_and(|at| {
-                Timestamp::now().duration_since(at)
-                    < SignedDuration::try_from(PENDING_TRUST).unwrap_or_default()
-            }),
+            intent_fresh: requested.is_some_and(|at| younger_than(at, PENDING_TRUST)),
+            intent_unlisted_yet: requested.is_some_and(|at| younger_than(at, self.list_lag)),
             delete_requested: status.delete_requested_at.is_some(),
         }
     }
@@ -157,6 +159,12 @@ impl<'a> ObjectState<'a> {
     pub fn resync_request(&self) -> Option<&str> {
         self.resync_request.as_deref()
     }
+}
+
+/// `at` is less than `age` ago.
+fn younger_than(at: Timestamp, age: Duration) -> bool {
+    let age = SignedDuration::try_from(age).unwrap_or(SignedDuration::MAX);
+    Timestamp::now().duration_since(at) < age
 }
 
 /// `htx.vinacis.com/paused: "true"`: no portal calls for the object.

@@ -48,6 +48,9 @@ pub struct Recorded<'a> {
     ///
     /// [`PENDING_TRUST`]: super::managed::PENDING_TRUST
     pub intent_fresh: bool,
+    /// The create intent is so recent that the portal's lists may not show its resource yet
+    /// (`--list-lag`).
+    pub intent_unlisted_yet: bool,
     /// The portal accepted a delete that is not confirmed yet (`status.deleteRequestedAt`).
     pub delete_requested: bool,
 }
@@ -220,6 +223,10 @@ fn decide_managed(desired: &Desired, recorded: &Recorded, remote: Remote) -> Dec
             } else if recorded.owns() && recorded.intent_fresh {
                 // Created (or accepted, or found to be ours) a moment ago: lists lag behind.
                 Decision::WaitListed
+            } else if recorded.pending && recorded.intent_unlisted_yet {
+                // An unanswered create may have landed: give the lists their time before
+                // asking again.
+                Decision::WaitListed
             } else if recorded.owns() && recorded.id.is_some() {
                 Decision::Create(CreateMode::Recreate)
             } else {
@@ -377,6 +384,7 @@ mod tests {
         ownership: None,
         pending: false,
         intent_fresh: false,
+        intent_unlisted_yet: false,
         delete_requested: false,
     };
     /// A create was sent a moment ago; its answer was lost.
@@ -385,6 +393,11 @@ mod tests {
         pending: true,
         intent_fresh: true,
         ..FRESH
+    };
+    /// A create was sent a moment ago; the lists may not show its resource yet.
+    const JUST_SENT: Recorded = Recorded {
+        intent_unlisted_yet: true,
+        ..PENDING
     };
     /// A create was asked for long ago and its outcome never learned.
     const EXPIRED: Recorded = Recorded {
@@ -416,9 +429,10 @@ mod tests {
         delete_requested: true,
         ..CREATED
     };
-    const RECORDS: [Recorded<'static>; 8] = [
+    const RECORDS: [Recorded<'static>; 9] = [
         FRESH,
         PENDING,
+        JUST_SENT,
         EXPIRED,
         ACCEPTED,
         CREATED,
@@ -664,6 +678,11 @@ mod tests {
         assert_eq!(
             decide(&no_look_up, &PENDING, Some(Remote::Unlisted)),
             Decision::Create(CreateMode::Resend)
+        );
+        assert_eq!(
+            decide(&no_look_up, &JUST_SENT, Some(Remote::Unlisted)),
+            Decision::WaitListed,
+            "the lists get their time before a create is sent again"
         );
         assert_eq!(
             decide(&no_look_up, &CREATED, Some(Remote::Unlisted)),
