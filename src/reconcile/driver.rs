@@ -121,12 +121,11 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
             mirror(run, &state, remote, ownership).await
         }
         Decision::WaitListed => {
-            let ownership = recorded.ownership.unwrap_or(Ownership::Created);
-            let new = managed::owned_unlisted(
+            let new = managed::unlisted(
                 status.managed(),
                 state.lookup_name(),
                 run.generation(),
-                ownership,
+                recorded.ownership,
                 K::NOUN,
             );
             write_managed(run, new).await?;
@@ -366,7 +365,7 @@ async fn create<K: PortalKind>(
             run.publish(false, reason, note).await;
             let current = run.status().managed().clone();
             let new =
-                managed::owned_unlisted(&current, &name, run.generation(), ownership, K::NOUN);
+                managed::unlisted(&current, &name, run.generation(), Some(ownership), K::NOUN);
             write_managed(run, new).await?;
             Ok(Action::requeue(run.ctx.timing.poll))
         }

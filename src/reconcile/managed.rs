@@ -280,17 +280,26 @@ pub fn intent_dropped(current: &ManagedStatus) -> ManagedStatus {
     }
 }
 
-/// The status of a resource that is this object's but not listed yet (the portal accepted the
-/// create without naming it, or the name turned out to be ours).
-pub fn owned_unlisted(
+/// The status while the portal's lists do not show a resource the object claims: one that is its
+/// own (`ownership`: the portal accepted the create without naming it, or the name turned out to
+/// be ours), or one an unanswered create may have made (`None`: nothing is owned yet).
+pub fn unlisted(
     current: &ManagedStatus,
     name: &str,
     generation: Option<i64>,
-    ownership: Ownership,
+    ownership: Option<Ownership>,
     noun: &str,
 ) -> ManagedStatus {
-    let message =
-        format!("the portal {noun} '{name}' is this object's; waiting for the portal to list it");
+    let message = match ownership {
+        Some(_) => {
+            format!(
+                "the portal {noun} '{name}' is this object's; waiting for the portal to list it"
+            )
+        }
+        None => format!(
+            "the answer to the create of the portal {noun} '{name}' was lost: waiting for the portal's lists to show whether it was made before asking again"
+        ),
+    };
     ManagedStatus {
         observed_generation: generation,
         conditions: conditions::merge(
@@ -300,7 +309,7 @@ pub fn owned_unlisted(
             Timestamp::now(),
         ),
         external_name: Some(name.to_owned()),
-        ownership: Some(ownership),
+        ownership: ownership.or(current.ownership),
         ..current.clone()
     }
 }
@@ -435,4 +444,28 @@ pub fn paused_conditions(current: &[Condition], generation: Option<i64>) -> Vec<
         ),
     )];
     conditions::merge(current, &wanted, generation, Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_for_an_unanswered_create_owns_nothing_yet() {
+        let pending = ManagedStatus {
+            create_requested_at: Some(Time(Timestamp::now())),
+            ..ManagedStatus::default()
+        };
+        let waiting = unlisted(&pending, "app", Some(1), None, "function");
+        assert_eq!(waiting.ownership, None, "a lost answer is not an ownership");
+        assert!(waiting.create_requested_at.is_some());
+        let owned = unlisted(
+            &pending,
+            "app",
+            Some(1),
+            Some(Ownership::Created),
+            "function",
+        );
+        assert_eq!(owned.ownership, Some(Ownership::Created));
+    }
 }
