@@ -16,7 +16,6 @@ use kube::Api;
 use kube::api::{PostParams, ResourceExt};
 use serde_json::json;
 use support::{OperatorProcess, Stack, StackOptions, kubeconfig_path, wait_for};
-use tokio::time::Instant;
 
 const LEASE: &str = "htx-e2e-leader";
 /// Short, so the test is quick: the retry period is 6 s / 7.5 = 0.8 s, the renew deadline 4 s.
@@ -107,21 +106,19 @@ async fn one_replica_reconciles_and_the_other_takes_over_within_the_lease_time()
     for name in second {
         create_database(&databases, name).await;
     }
-    let killed = Instant::now();
     a.kill().await;
-    wait_for(&leases, LEASE, "replica-b takes over", SHORT, |l| {
-        holder(l) == Some("replica-b")
-    })
-    .await;
-    let takeover = killed.elapsed();
-    eprintln!("failover took {takeover:?} (lease duration {LEASE_DURATION:?})");
     // A standby counts the lease duration from the last renewal it saw, which is at most one of
     // its looks (a retry period) before the kill; one more look to notice; plus slack for a
-    // loaded machine and for this test's own polling of the Lease.
-    assert!(
-        takeover <= LEASE_DURATION + 2 * RETRY_PERIOD + Duration::from_secs(2),
-        "failover took {takeover:?}"
-    );
+    // loaded machine and for this test's own polling of the Lease. (The time it takes is a
+    // figure of BENCHMARKS.md, not of this test.)
+    wait_for(
+        &leases,
+        LEASE,
+        "replica-b takes over within the lease duration and two retry periods",
+        LEASE_DURATION + 2 * RETRY_PERIOD + Duration::from_secs(2),
+        |l| holder(l) == Some("replica-b"),
+    )
+    .await;
     assert!(b.wait_ready(SHORT).await.contains("leader"));
 
     all_ready(&databases, &[first.as_slice(), second.as_slice()].concat()).await;
@@ -172,16 +169,11 @@ async fn a_leader_that_loses_the_lease_exits_at_once() {
         .replace(&lease.name_any(), &PostParams::default(), &lease)
         .await
         .expect("the Lease is taken over");
-    let taken = Instant::now();
 
     let status = a
         .wait_exit(RETRY_PERIOD * 2 + Duration::from_secs(2))
         .await
         .unwrap_or_else(|| panic!("the leader still runs after losing the Lease:\n{}", a.log()));
-    eprintln!(
-        "the leader exited {:?} after losing the Lease",
-        taken.elapsed()
-    );
     assert_eq!(status.code(), Some(1));
     assert!(a.log().contains("lost the leader Lease"), "{}", a.log());
     let lease = leases.get(LEASE).await.unwrap();
@@ -205,7 +197,13 @@ async fn a_leader_stopped_by_sigterm_hands_the_lease_over_at_once() {
     let b = replica(&stack, "replica-b");
     assert!(b.wait_ready(SHORT).await.contains("standby"));
 
-    let stopped = Instant::now();
+    let renewed_last = leases
+        .get(LEASE)
+        .await
+        .unwrap()
+        .spec
+        .and_then(|spec| spec.renew_time)
+        .expect("the leader renews its Lease");
     let status = a.terminate(SHORT).await;
     assert!(
         status.success(),
@@ -213,15 +211,21 @@ async fn a_leader_stopped_by_sigterm_hands_the_lease_over_at_once() {
         a.log()
     );
     assert!(a.log().contains("released the leader Lease"), "{}", a.log());
-    wait_for(&leases, LEASE, "replica-b takes over", SHORT, |l| {
+    let taken = wait_for(&leases, LEASE, "replica-b takes over", SHORT, |l| {
         holder(l) == Some("replica-b")
     })
     .await;
-    let handover = stopped.elapsed();
-    eprintln!("handover after SIGTERM took {handover:?}");
+    // By the Lease's own clock: replica-b acquired it before replica-a's last renewal would have
+    // expired, so it did not wait for the expiry.
+    let acquired = taken
+        .spec
+        .and_then(|spec| spec.acquire_time)
+        .expect("the new holder records when it acquired the Lease");
+    let expiry = renewed_last.0 + LEASE_DURATION;
     assert!(
-        handover < LEASE_DURATION,
-        "a released Lease is taken without waiting for it to expire (took {handover:?})"
+        acquired.0 < expiry,
+        "a released Lease is taken without waiting for it to expire: acquired at {:?}, the old one expired at {expiry:?}",
+        acquired.0
     );
     stack.finish().await;
     drop(b);
