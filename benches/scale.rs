@@ -6,6 +6,7 @@
 //! cargo bench --bench scale -- steady    [N=1000]
 //! cargo bench --bench scale -- reaction  [N=10000]
 //! cargo bench --bench scale -- restart   [N=1000]
+//! cargo bench --bench scale -- tenants   [NAMESPACES=1000] [PER_NAMESPACE=10]
 //! ```
 //! The cluster: `HTX_E2E_KUBECONFIG`, else `hack/local-cluster.sh up .e2e/bench` (left running;
 //! `hack/local-cluster.sh down .e2e/bench` stops it). Each run uses a namespace of its own.
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use htx_operator::api::{Database, DatabaseSpec, crds};
+use htx_operator::api::{Database, DatabaseSpec, crds_without_rules};
 use htx_operator::sim::{Kind, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -46,7 +47,10 @@ async fn main() {
         "steady" => steady(number(1, 1000)).await,
         "reaction" => reaction(number(1, 10_000)).await,
         "restart" => restart(number(1, 1000)).await,
-        other => panic!("unknown scenario {other}: converge, overhead, steady, reaction, restart"),
+        "tenants" => tenants(number(1, 1000), number(2, 10)).await,
+        other => panic!(
+            "unknown scenario {other}: converge, overhead, steady, reaction, restart, tenants"
+        ),
     }
 }
 
@@ -67,14 +71,12 @@ async fn converge(count: usize, portal_limit: u32) {
     let floor = Duration::from_secs_f64(count as f64 * 60.0 / f64::from(budget));
     println!("converge N={count}, portal limit {portal_limit}/min, operator budget {budget}/min");
     println!(
-        "  portal creates      {} (target = N)",
-        stats.creates.get(Kind::Databases)
+        "  portal creates      {} made, {} attempted (target = N)",
+        stats.creates.get(Kind::Databases),
+        stats.create_attempts.values().sum::<u64>()
     );
     println!("  429 answers         {throttled} (target 0)");
-    println!(
-        "  portal calls        {portal_calls} ({} besides creates)",
-        portal_calls - count as u64
-    );
+    print_calls(&stats);
     println!(
         "  time to all Ready   {:.1} s; floor N/budget {:.1} s",
         elapsed.as_secs_f64(),
@@ -189,34 +191,154 @@ async fn reaction(count: usize) {
 }
 
 /// After a restart with N Ready: portal calls made and time until every status is fresh again.
+/// While the operator is down the portal puts every database into maintenance: an object is
+/// reconciled again when its own status shows it.
 async fn restart(count: usize) {
     let mut bench = Bench::start(0, 1_000_000, "60s").await;
     bench.create_databases(count, "rest").await;
     bench.wait_all_ready(count, Duration::from_secs(3600)).await;
     bench.kill_operator().await;
+    for db in bench.sim.hooks().databases() {
+        let name = db["name"].as_str().unwrap();
+        bench
+            .sim
+            .hooks()
+            .set_status(htx_operator::sim::Product::Databases, name, "maintenance")
+            .unwrap();
+    }
     bench.sim.hooks().reset_stats();
     let started = Instant::now();
     bench.start_operator();
-    // Fresh again: every object reconciled against the portal by the new process.
-    while bench.reconciles().await < count as f64 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    bench
+        .wait_all(count, Duration::from_secs(3600), |db| {
+            db.status
+                .as_ref()
+                .is_some_and(|s| s.managed.state.as_deref() == Some("maintenance"))
+        })
+        .await;
     let stats = bench.sim.hooks().stats();
     println!("restart with N={count} Ready");
     println!(
-        "  time until every object is reconciled again  {:.1} s",
+        "  time until every object shows the portal's state again  {:.1} s",
         started.elapsed().as_secs_f64()
     );
     println!(
         "  operator RSS after the restart    {:.1} MiB (no creation burst behind it)",
         bench.operator_rss_mib()
     );
-    println!(
-        "  portal calls made                 {} ({} creates)",
-        stats.total(),
-        stats.creates.get(Kind::Databases)
-    );
+    print_calls(&stats);
     bench.finish().await;
+}
+
+/// Tenants: `namespaces` namespaces, each with a token Secret of its own (a portal token of its
+/// own) and `per_namespace` Databases using it. A resync costs one list per token; then every
+/// token is rotated twice and half the namespaces are deleted, and the operator's memory is
+/// measured once what nothing can use any more was dropped (idle limiters after 15 minutes).
+async fn tenants(namespaces: usize, per_namespace: usize) {
+    const LIST_ROUTE: &str = "/api/portal/databases";
+    let resync = Duration::from_secs(60);
+    let mut bench = Bench::start(0, 1_000_000, "60s").await;
+    bench.watch_every_namespace().await;
+    let idle = bench.operator_rss_mib();
+    let prefix = format!("tenant-{}", std::process::id());
+    let names: Vec<String> = (0..namespaces)
+        .map(|i| format!("{prefix}-{i:04}"))
+        .collect();
+    let token =
+        |namespace: &str, round: usize| format!("htx_{}_r{round}", namespace.replace('-', "_"));
+    for namespace in &names {
+        bench
+            .add_tenant(namespace, &token(namespace, 0), per_namespace)
+            .await;
+    }
+    let total = namespaces * per_namespace;
+    bench
+        .wait_all_ready(total, Duration::from_secs(3 * 3600))
+        .await;
+
+    tokio::time::sleep(resync).await;
+    bench.sim.hooks().reset_stats();
+    let measured = Instant::now();
+    let mut settled_rss: f64 = 0.0;
+    while measured.elapsed() < resync {
+        settled_rss = settled_rss.max(bench.operator_rss_mib());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let lists = bench.sim.hooks().stats().route_total("GET", LIST_ROUTE);
+
+    for round in 1..=2 {
+        for namespace in &names {
+            bench
+                .rotate(
+                    namespace,
+                    &token(namespace, round - 1),
+                    &token(namespace, round),
+                )
+                .await;
+        }
+        tokio::time::sleep(resync).await;
+    }
+    let rotated_rss = bench.operator_rss_mib();
+    let stats = bench.sim.hooks().stats();
+    let unauthorized = stats.with_status(401);
+
+    let deleted: Vec<&String> = names.iter().step_by(2).collect();
+    for namespace in &deleted {
+        let _ = Api::<Namespace>::all(bench.client.clone())
+            .delete(namespace, &DeleteParams::default())
+            .await;
+    }
+    bench
+        .wait_at_most(
+            total - deleted.len() * per_namespace,
+            Duration::from_secs(3600),
+        )
+        .await;
+    // The limiters of the tokens rotated away are dropped after 15 idle minutes.
+    tokio::time::sleep(Duration::from_secs(17 * 60)).await;
+    let end_rss = bench.operator_rss_mib();
+    println!(
+        "tenants: {namespaces} namespaces, each with its own token and {per_namespace} Databases ({total} in all), resync {} s",
+        resync.as_secs()
+    );
+    println!(
+        "  list calls in one resync interval  {lists} ({:.2} per token; target 1)",
+        lists as f64 / namespaces as f64
+    );
+    println!("  idle operator RSS                  {idle:.1} MiB");
+    println!(
+        "  RSS with every tenant Ready        {settled_rss:.1} MiB at most over the interval ({:.1} KiB per tenant)",
+        (settled_rss - idle) * 1024.0 / namespaces as f64
+    );
+    println!(
+        "  RSS after every token rotated twice {rotated_rss:.1} MiB ({:.1} KiB per token rotated away, before they are dropped; {unauthorized} answers 401)",
+        (rotated_rss - settled_rss) * 1024.0 / (2 * namespaces) as f64
+    );
+    println!(
+        "  RSS after half the namespaces went and 17 min  {end_rss:.1} MiB ({:+.1} % of the settled RSS; target within 10 %)",
+        100.0 * (end_rss - settled_rss) / settled_rss
+    );
+    for namespace in names.iter().skip(1).step_by(2) {
+        let _ = Api::<Namespace>::all(bench.client.clone())
+            .delete(namespace, &DeleteParams::default())
+            .await;
+    }
+    bench.wait_at_most(0, Duration::from_secs(3600)).await;
+    bench.finish().await;
+}
+
+/// Every portal call the simulator counted, by method and route.
+fn print_calls(stats: &htx_operator::sim::Stats) {
+    println!("  portal calls        {} in all:", stats.total());
+    let mut by_route: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for request in &stats.requests {
+        *by_route
+            .entry((request.method.clone(), request.route.clone()))
+            .or_default() += request.count;
+    }
+    for ((method, route), count) in by_route {
+        println!("    {method:6} {route:40} {count}");
+    }
 }
 
 /// The sum of the Prometheus samples in `text` whose line starts with `prefix`.
@@ -225,6 +347,15 @@ fn sum_of_samples(text: &str, prefix: &str) -> f64 {
         .filter(|line| line.starts_with(prefix))
         .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
         .sum()
+}
+
+fn is_ready(db: &Database) -> bool {
+    db.status.as_ref().is_some_and(|s| {
+        s.managed
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -257,7 +388,7 @@ impl Bench {
         let client = Client::try_from(config).unwrap();
         let crd_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
             Api::all(client.clone());
-        for crd in crds() {
+        for crd in crds_without_rules() {
             let mut patch = serde_json::to_value(&crd).unwrap();
             patch["apiVersion"] = "apiextensions.k8s.io/v1".into();
             patch["kind"] = "CustomResourceDefinition".into();
@@ -346,6 +477,83 @@ impl Bench {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    /// Runs the operator over every namespace instead of the bench's own.
+    async fn watch_every_namespace(&mut self) {
+        self.kill_operator().await;
+        let at = self
+            .operator_args
+            .iter()
+            .position(|arg| arg == "--namespace")
+            .expect("the bench starts with one namespace");
+        self.operator_args.drain(at..at + 2);
+        self.start_operator();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    /// A namespace with a token Secret (`tenant-token`, a portal token of its own) and `count`
+    /// Databases using it.
+    async fn add_tenant(&self, namespace: &str, token: &str, count: usize) {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+        self.sim
+            .hooks()
+            .add_token(TokenSpec::new(token, Scope::Full))
+            .unwrap();
+        self.put_token(namespace, token).await;
+        let api: Api<Database> = Api::namespaced(self.client.clone(), namespace);
+        let spec: DatabaseSpec = serde_json::from_value(serde_json::json!({
+            "engine": "postgresql", "sku": "db-s-1vcpu-1gb",
+            "tokenSecretRef": {"name": "tenant-token"}
+        }))
+        .unwrap();
+        for i in 0..count {
+            let db = Database::new(&format!("db-{i:02}"), spec.clone());
+            api.create(&PostParams::default(), &db).await.unwrap();
+        }
+    }
+
+    /// A rotation as a tenant does it: the new token is issued, the Secret updated, the old
+    /// token revoked.
+    async fn rotate(&self, namespace: &str, old: &str, new: &str) {
+        self.sim
+            .hooks()
+            .add_token(TokenSpec::new(new, Scope::Full))
+            .unwrap();
+        self.put_token(namespace, new).await;
+        self.sim.hooks().revoke_token(old).unwrap();
+    }
+
+    async fn put_token(&self, namespace: &str, token: &str) {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("tenant-token".into()),
+                ..ObjectMeta::default()
+            },
+            data: Some([("token".to_owned(), ByteString(token.as_bytes().to_vec()))].into()),
+            ..Secret::default()
+        };
+        let mut patch = serde_json::to_value(&secret).unwrap();
+        patch["apiVersion"] = "v1".into();
+        patch["kind"] = "Secret".into();
+        Api::<Secret>::namespaced(self.client.clone(), namespace)
+            .patch(
+                "tenant-token",
+                &PatchParams::apply("bench").force(),
+                &Patch::Apply(patch),
+            )
+            .await
+            .unwrap();
+    }
+
     fn start_operator(&mut self) {
         let log =
             std::fs::File::create(std::env::temp_dir().join(format!("{}.log", self.namespace)))
@@ -409,12 +617,6 @@ impl Bench {
         sum_of_samples(&text, prefix)
     }
 
-    /// Successful Database reconciles of the running operator process, from its metrics.
-    async fn reconciles(&self) -> f64 {
-        self.operator_metric(r#"htx_reconciles_total{kind="Database",result="success"}"#)
-            .await
-    }
-
     /// Requests the operator sent to the API server, from its metrics.
     async fn operator_kube_requests(&self) -> f64 {
         self.operator_metric("htx_kube_requests_total{").await
@@ -465,26 +667,41 @@ impl Bench {
     }
 
     async fn wait_all_ready(&self, count: usize, timeout: Duration) {
+        self.wait_all(count, timeout, is_ready).await;
+    }
+
+    /// Waits until `count` Databases of the bench (any namespace) satisfy `cond`.
+    async fn wait_all(&self, count: usize, timeout: Duration, cond: impl Fn(&Database) -> bool) {
+        let everywhere: Api<Database> = Api::all(self.client.clone());
         let deadline = Instant::now() + timeout;
         loop {
-            let list = self.api().list(&ListParams::default()).await.unwrap().items;
-            let ready = list
-                .iter()
-                .filter(|db| {
-                    db.status.as_ref().is_some_and(|s| {
-                        s.managed
-                            .conditions
-                            .iter()
-                            .any(|c| c.type_ == "Ready" && c.status == "True")
-                    })
-                })
-                .count();
-            if ready >= count {
+            let list = everywhere.list(&ListParams::default()).await.unwrap().items;
+            let done = list.iter().filter(|db| cond(db)).count();
+            if done >= count {
+                return;
+            }
+            assert!(Instant::now() < deadline, "only {done} of {count} in time");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Waits until at most `count` Databases of the bench (any namespace) are left.
+    async fn wait_at_most(&self, count: usize, timeout: Duration) {
+        let everywhere: Api<Database> = Api::all(self.client.clone());
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = everywhere
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len();
+            if left <= count {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "only {ready} of {count} Ready in time"
+                "{left} left, waiting for {count}"
             );
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
