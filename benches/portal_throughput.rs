@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use htx_operator::portal::{
-    ApiToken, Budget, CreateDatabase, CreateRetry, PortalClient, PortalConfig,
-};
-use htx_operator::sim::{Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::http::{ApiToken, Budget, ClientSettings, CreateRetry, PortalClient};
+use htx_operator::providers::htx::client::{self as htx, CreateDatabase, Htx};
+use htx_operator::providers::htx::sim::{Scope, SimConfig, Simulator, TokenSpec};
 use tokio::time::Instant;
 
 const TOKEN: &str = "htx_bench";
@@ -25,10 +24,9 @@ async fn main() {
     )
     .await
     .expect("simulator starts");
-    let mut config = PortalConfig::new(sim.url());
-    config.budget = Budget::per_minute(u32::MAX / 2);
-    let portal = PortalClient::new(config).unwrap();
-    let client = move || portal.with_token(ApiToken::new(TOKEN).unwrap());
+    let portal = htx::portal(&sim.url(), Budget::per_minute(u32::MAX / 2), false).unwrap();
+    let core = PortalClient::new(ClientSettings::default()).unwrap();
+    let client = move || Htx(core.session(&portal, ApiToken::new(TOKEN).unwrap()));
 
     println!("portal client + simulator on loopback, limiter lifted");
     let creates = 1_000;
@@ -75,7 +73,7 @@ async fn main() {
 async fn run<F, Fut>(concurrency: usize, calls: usize, call: F) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), htx_operator::portal::PortalError>> + Send,
+    Fut: std::future::Future<Output = Result<(), htx_operator::http::PortalError>> + Send,
 {
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)

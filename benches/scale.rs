@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec, crds_without_rules};
-use htx_operator::sim::{Kind, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::providers::htx::sim::{Kind, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::jiff::Timestamp;
@@ -203,7 +203,11 @@ async fn restart(count: usize) {
         bench
             .sim
             .hooks()
-            .set_status(htx_operator::sim::Product::Databases, name, "maintenance")
+            .set_status(
+                htx_operator::providers::htx::sim::Product::Databases,
+                name,
+                "maintenance",
+            )
             .unwrap();
     }
     bench.sim.hooks().reset_stats();
@@ -328,7 +332,7 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
 }
 
 /// Every portal call the simulator counted, by method and route.
-fn print_calls(stats: &htx_operator::sim::Stats) {
+fn print_calls(stats: &htx_operator::providers::htx::sim::Stats) {
     println!("  portal calls        {} in all:", stats.total());
     let mut by_route: std::collections::BTreeMap<(String, String), u64> = Default::default();
     for request in &stats.requests {

@@ -15,26 +15,22 @@ use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, controller, ref
 use kube::{Api, Resource};
 use tokio::sync::mpsc;
 
-use crate::api::{
-    Backup, BackupSchedule, Database, Function, PAUSED_ANNOTATION, Proxy,
-    RECONCILE_REQUESTED_ANNOTATION,
-};
-use crate::portal::{PortalClient, PortalConfig, SetupError};
+use crate::api::{PAUSED_ANNOTATION, ProviderConfig, RECONCILE_REQUESTED_ANNOTATION};
+use crate::http::{ClientSettings, PortalClient, SetupError};
+use crate::providers::{self, ProviderStates};
+use crate::reconcile::credentials::{Defaults, ProviderConfigs};
 use crate::reconcile::{
-    self, Bindings, Context, DefaultCredentials, EventRecorder, Failures, PortalKind, Reconciled,
-    ResyncRequests, SecretWatch, Snapshots, Timing, TokenLocation, TokenSource, Wake,
+    self, Bindings, Context, DefaultScope, EventRecorder, Failures, PortalKind, Reconciled,
+    ResyncRequests, SecretWatch, Timing, TokenSource, Wake,
 };
 
 /// How the operator runs.
-#[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub portal: PortalConfig,
-    pub default_token: TokenLocation,
-    /// The namespaces the default token serves, by name (with `default_token_selector` empty
-    /// too: every namespace).
-    pub default_token_namespaces: Vec<String>,
-    /// A label selector of the namespaces the default token serves.
-    pub default_token_selector: Option<String>,
+    pub client: ClientSettings,
+    /// Each provider's portal and default credentials.
+    pub defaults: Defaults,
+    /// The namespaces the default credentials serve.
+    pub default_scope: DefaultScope,
     pub timing: Timing,
     /// Empty: every namespace.
     pub namespaces: Vec<String>,
@@ -55,21 +51,17 @@ pub enum RunError {
 /// Runs every controller until a termination signal.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let kube = crate::kube_client::connect().await?;
-    let (token_waits, woken) = SecretWatch::new();
+    let (waker, woken) = mpsc::unbounded_channel();
     let context = Arc::new(Context {
-        token_waits,
-        portal: PortalClient::new(config.portal.clone())?,
+        token_waits: SecretWatch::new(waker.clone()),
+        waker,
+        portal: PortalClient::new(config.client.clone())?,
         tokens: TokenSource::new(kube.clone()),
-        default_credentials: DefaultCredentials::new(
-            config.default_token.clone(),
-            config.default_token_namespaces.clone(),
-            config.default_token_selector.clone(),
-        ),
+        defaults: config.defaults,
+        default_scope: config.default_scope,
+        provider_configs: ProviderConfigs::default(),
         bindings: Bindings::default(),
-        databases: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
-        functions: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
-        proxies: Snapshots::serving_at_most(config.timing.longest_snapshot_age()),
-        backups: reconcile::backup::BackupRequests::serving_at_most(config.timing.poll),
+        states: ProviderStates::new(&config.timing),
         recorder: EventRecorder::new(kube.clone(), config.instance.clone()),
         timing: config.timing,
         failures: Failures::default(),
@@ -82,10 +74,9 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         config.namespaces.iter().cloned().map(Some).collect()
     };
     tracing::info!(
-        portal = %config.portal.base_url,
         namespaces = ?config.namespaces,
         resync_s = config.timing.resync.as_secs(),
-        rate_per_minute = config.portal.budget.requests,
+        providers = ?providers::ALL.iter().map(|p| p.provider().as_str()).collect::<Vec<_>>(),
         "htx-operator starting"
     );
     let watcher_context = context.clone();
@@ -110,38 +101,37 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
             context: &context,
             concurrency: config.concurrency,
         };
-        controllers.push(scope.run::<Database>(&mut wakes));
-        controllers.push(scope.run::<Function>(&mut wakes));
-        controllers.push(scope.run::<Proxy>(&mut wakes));
-        controllers.push(scope.controller::<Backup>(
+        controllers.push(scope.controller::<ProviderConfig>(
             &mut wakes,
             Wiring {
                 watches: |controller, _| controller,
                 observe: |ctx, _, event| {
-                    if let watcher::Event::Delete(DeserializeGuard(Ok(backup))) = event {
-                        let (ctx, backup) = (ctx.clone(), backup.clone());
-                        tokio::spawn(
-                            async move { reconcile::backup::deleted(&ctx, &backup).await },
-                        );
+                    if let Some(event) = valid(event) {
+                        ctx.provider_configs.observe(&event, &ctx.waker);
                     }
                 },
             },
         ));
-        controllers.push(scope.controller::<BackupSchedule>(
-            &mut wakes,
-            Wiring {
-                // A Backup that finishes may make an older one prunable.
-                watches: |controller, scope| {
-                    controller.owns(scope.api::<Backup>(), watcher::Config::default())
-                },
-                observe: |_, _, _| {},
-            },
-        ));
+        for provider in providers::ALL {
+            controllers.extend(provider.controllers(&scope, &mut wakes));
+        }
     }
     tokio::spawn(wakes.run());
     futures::future::join_all(controllers).await;
     tracing::info!("htx-operator stopped");
     Ok(())
+}
+
+/// The event with its object decoded, `None` for an object its kind cannot read.
+fn valid<K: Clone>(event: &watcher::Event<DeserializeGuard<K>>) -> Option<watcher::Event<K>> {
+    let object = |guard: &DeserializeGuard<K>| guard.0.as_ref().ok().cloned();
+    Some(match event {
+        watcher::Event::Apply(guard) => watcher::Event::Apply(object(guard)?),
+        watcher::Event::InitApply(guard) => watcher::Event::InitApply(object(guard)?),
+        watcher::Event::Delete(guard) => watcher::Event::Delete(object(guard)?),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    })
 }
 
 /// How often Secrets that objects wait on are checked for a new token.
@@ -151,7 +141,7 @@ const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
 const FORGET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where one set of controllers watches: every namespace, or one.
-struct Scope<'a> {
+pub struct Scope<'a> {
     kube: &'a kube::Client,
     namespace: Option<String>,
     context: &'a Arc<Context>,
@@ -161,22 +151,22 @@ struct Scope<'a> {
 /// What the controller of one kind needs besides the watch itself (see [`Scope::controller`]).
 /// Objects are watched as [`DeserializeGuard`]s: one the kind cannot read is reported on itself
 /// and never stops the watch of the others.
-struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static> {
+pub struct Wiring<K: Resource<DynamicType = ()> + Clone + Debug + 'static> {
     /// Further watches that trigger a reconcile, e.g. of owned objects.
-    watches: fn(Guarded<K>, &Scope<'_>) -> Guarded<K>,
+    pub watches: fn(Guarded<K>, &Scope<'_>) -> Guarded<K>,
     /// Told of every event of the watch (after the cache took it), with the number of the
     /// watch stream.
-    observe: fn(&Arc<Context>, usize, &watcher::Event<DeserializeGuard<K>>),
+    pub observe: fn(&Arc<Context>, usize, &watcher::Event<DeserializeGuard<K>>),
 }
 
 /// The controller of a kind, over objects that may not decode.
-type Guarded<K> = Controller<DeserializeGuard<K>>;
+pub type Guarded<K> = Controller<DeserializeGuard<K>>;
 
 /// Numbers the watch streams, for the relists of the binding index.
 static STREAMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Scope<'_> {
-    fn api<K>(&self) -> Api<K>
+    pub fn api<K>(&self) -> Api<K>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
     {
@@ -187,7 +177,7 @@ impl Scope<'_> {
     }
 
     /// The controller of the portal kind `K` in this scope (the shared reconcile).
-    fn run<K: PortalKind>(&self, wakes: &mut WakeRouter) -> BoxFuture<'static, ()> {
+    pub fn run<K: PortalKind>(&self, wakes: &mut WakeRouter) -> BoxFuture<'static, ()> {
         self.controller(
             wakes,
             Wiring {
@@ -195,9 +185,13 @@ impl Scope<'_> {
                 observe: |ctx, stream, event| {
                     ctx.bindings
                         .observe(stream, event, |guard: &DeserializeGuard<K>| {
-                            let object = guard.0.as_ref().ok()?;
-                            Some(reconcile::driver::binding(ctx, object))
+                            reconcile::driver::binding(ctx, guard.0.as_ref().ok()?)
                         });
+                    if let Some(event) = valid(event) {
+                        ctx.provider_configs.track_users(&event, |object: &K| {
+                            reconcile::driver::provider_config_user(object)
+                        });
+                    }
                 },
             },
         )
@@ -205,7 +199,7 @@ impl Scope<'_> {
 
     /// The controller of kind `K` in this scope, as a future that ends on shutdown: the watch,
     /// the token-Secret wake-ups, the metrics, the shared error policy.
-    fn controller<K: Reconciled>(
+    pub fn controller<K: Reconciled>(
         &self,
         wakes: &mut WakeRouter,
         wiring: Wiring<K>,
@@ -279,7 +273,7 @@ fn ready_of<K: Reconciled>(guard: &DeserializeGuard<K>) -> Option<bool> {
 }
 
 /// Sends each woken object to the controller of its kind watching its namespace.
-struct WakeRouter {
+pub struct WakeRouter {
     woken: mpsc::UnboundedReceiver<Wake>,
     routes: Vec<(String, Option<String>, mpsc::UnboundedSender<Wake>)>,
 }
@@ -347,7 +341,7 @@ fn worth_reconciling<K: Resource>(object: &K) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::DatabaseSpec;
+    use crate::api::{Database, DatabaseSpec};
     use kube::ResourceExt;
 
     fn database() -> Database {

@@ -3,10 +3,10 @@
 pub mod api;
 pub mod controller;
 pub mod duration;
+pub mod http;
 pub mod kube_client;
 pub mod leader;
 pub mod metrics;
-pub mod portal;
+pub mod providers;
 pub mod reconcile;
-pub mod sim;
 pub mod telemetry;

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -5,11 +6,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use htx_operator::api;
+use htx_operator::api::Provider;
 use htx_operator::controller::{self, RunConfig};
 use htx_operator::duration::parse_duration;
+use htx_operator::http::{Budget, ClientSettings, Portal};
 use htx_operator::kube_client;
 use htx_operator::leader::{self, Elector, LeaseConfig};
-use htx_operator::portal::{Budget, PortalConfig};
+use htx_operator::providers::{self, htx};
+use htx_operator::reconcile::DefaultScope;
+use htx_operator::reconcile::credentials::{Defaults, ProviderDefault};
 use htx_operator::reconcile::{Timing, TokenLocation};
 use htx_operator::telemetry::{self, Role};
 
@@ -54,16 +59,18 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The portal's base URL.
-    #[arg(
-        long,
-        env = "HTX_PORTAL_URL",
-        default_value = "https://portal.vinacis.com"
-    )]
+    /// The HTX portal's base URL.
+    #[arg(long, env = "HTX_PORTAL_URL", default_value = htx::client::DEFAULT_URL)]
     portal_url: String,
-    /// The default token Secret, NAMESPACE/NAME, holding the token under key `token`.
+    /// The default HTX token Secret, NAMESPACE/NAME, holding the token under key `token`.
+    /// Without it, HTX objects name their credentials (tokenSecretRef, providerConfigRef).
     #[arg(long, env = "HTX_TOKEN_SECRET", value_parser = TokenLocation::parse)]
-    token_secret: TokenLocation,
+    token_secret: Option<TokenLocation>,
+    /// Another provider's defaults (repeatable): `PROVIDER:NAMESPACE/SECRET[,key=KEY][,url=URL]
+    /// [,rate=N]`, e.g. `WaysCloud:htx-system/ways-key,key=apiKey`. A provider without one
+    /// serves only objects that name a ProviderConfig.
+    #[arg(long = "provider-default", value_parser = ProviderDefaultArg::parse)]
+    provider_defaults: Vec<ProviderDefaultArg>,
     /// A namespace whose objects may use the default token (repeatable). With neither this nor
     /// --default-token-selector, every namespace may; elsewhere objects name a token Secret of
     /// their own namespace (NoCredentials otherwise).
@@ -168,13 +175,10 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("htx-operator: {error}");
         ExitCode::FAILURE
     };
-    let mut portal = PortalConfig::new(args.portal_url.clone());
-    portal.budget = Budget::per_minute(args.rate_per_minute);
-    portal.timeout = args.portal_timeout;
-    portal.allow_insecure_http = args.allow_insecure_http;
-    if let Err(error) = portal.validate() {
-        return fail(error.to_string());
-    }
+    let defaults = match defaults(&args) {
+        Ok(defaults) => defaults,
+        Err(error) => return fail(error),
+    };
     let listener = match telemetry::bind(args.metrics_addr).await {
         Ok(listener) => listener,
         Err(error) => return fail(format!("cannot serve on {}: {error}", args.metrics_addr)),
@@ -208,10 +212,15 @@ async fn run(args: RunArgs) -> ExitCode {
         None
     };
     let config = RunConfig {
-        portal,
-        default_token: args.token_secret,
-        default_token_namespaces: args.default_token_namespaces,
-        default_token_selector: args.default_token_selector,
+        client: ClientSettings {
+            timeout: args.portal_timeout,
+            ..ClientSettings::default()
+        },
+        defaults,
+        default_scope: DefaultScope::new(
+            args.default_token_namespaces,
+            args.default_token_selector,
+        ),
         timing: Timing {
             resync: args.resync,
             poll: args.poll,
@@ -246,6 +255,97 @@ async fn run(args: RunArgs) -> ExitCode {
         leader.release().await;
     }
     ExitCode::SUCCESS
+}
+
+/// Each provider's portal and default credentials, from the command line.
+fn defaults(args: &RunArgs) -> Result<Defaults, String> {
+    let mut by_provider = HashMap::new();
+    for module in providers::ALL {
+        let provider = module.provider();
+        let given = args
+            .provider_defaults
+            .iter()
+            .find(|given| given.provider == provider);
+        let (url, rate, secret) = match given {
+            Some(given) => (
+                given
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| module.default_url().to_owned()),
+                given.rate.unwrap_or(module.default_rate_per_minute()),
+                Some(given.secret.clone()),
+            ),
+            // HTX's own flags, from before there were other providers.
+            None if provider == Provider::Htx => (
+                args.portal_url.clone(),
+                args.rate_per_minute,
+                args.token_secret.clone(),
+            ),
+            None => (
+                module.default_url().to_owned(),
+                module.default_rate_per_minute(),
+                None,
+            ),
+        };
+        let portal = Portal::new(
+            &url,
+            Budget::per_minute(rate),
+            module.dialect(),
+            args.allow_insecure_http,
+        )
+        .map_err(|error| format!("{provider}: {error}"))?;
+        by_provider.insert(provider, ProviderDefault { portal, secret });
+    }
+    Ok(Defaults::new(by_provider, args.allow_insecure_http))
+}
+
+/// `--provider-default PROVIDER:NAMESPACE/SECRET[,key=KEY][,url=URL][,rate=N]`.
+#[derive(Debug, Clone)]
+struct ProviderDefaultArg {
+    provider: Provider,
+    secret: TokenLocation,
+    url: Option<String>,
+    rate: Option<u32>,
+}
+
+impl ProviderDefaultArg {
+    fn parse(text: &str) -> Result<Self, String> {
+        let (provider, rest) = text
+            .split_once(':')
+            .ok_or_else(|| format!("expected PROVIDER:NAMESPACE/SECRET[,…], got '{text}'"))?;
+        let provider = providers::ALL
+            .iter()
+            .map(|module| module.provider())
+            .find(|known| known.as_str().eq_ignore_ascii_case(provider.trim()))
+            .ok_or_else(|| format!("unknown provider '{provider}'"))?;
+        let mut parts = rest.split(',');
+        let mut secret = TokenLocation::parse(parts.next().unwrap_or_default())?;
+        let (mut url, mut rate) = (None, None);
+        for part in parts {
+            match part.split_once('=') {
+                Some(("key", key)) => secret.key = key.to_owned(),
+                Some(("url", value)) => url = Some(value.to_owned()),
+                Some(("rate", value)) => {
+                    rate = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("rate '{value}' is not a number"))?,
+                    )
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown part '{part}': expected key=, url= or rate="
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            provider,
+            secret,
+            url,
+            rate,
+        })
+    }
 }
 
 fn health_stopped(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> String {

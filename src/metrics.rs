@@ -24,7 +24,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 
-use crate::portal::{Access, Priority, Route};
+use crate::http::{Endpoint, Priority};
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -237,8 +237,8 @@ impl Metrics {
 
     /// One portal exchange on `route` ended: `code` is the HTTP status, `None` when no response
     /// came.
-    pub fn portal_response(&self, route: Route, code: Option<u16>, elapsed: Duration) {
-        let (route_label, method) = (route.template(), method_label(route));
+    pub fn portal_response(&self, endpoint: &Endpoint, code: Option<u16>, elapsed: Duration) {
+        let (route_label, method) = (endpoint.template, endpoint.verb.as_str());
         let code = match code {
             Some(code) => Cow::Owned(code.to_string()),
             None => Cow::Borrowed("none"),
@@ -308,14 +308,6 @@ impl Metrics {
                 }
                 (kind.clone(), counts)
             }));
-    }
-}
-
-fn method_label(route: Route) -> &'static str {
-    match route.access() {
-        Access::Read => "GET",
-        Access::Create => "POST",
-        Access::Delete => "DELETE",
     }
 }
 
@@ -440,6 +432,7 @@ impl Collector for Census {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::htx::client::Route;
 
     fn line_value(text: &str, prefix: &str) -> Option<f64> {
         text.lines()
@@ -487,9 +480,11 @@ mod tests {
     #[test]
     fn portal_responses_are_counted_by_route_template_and_code() {
         let metrics = Metrics::new();
-        metrics.portal_response(Route::GetDatabase, Some(200), Duration::from_millis(3));
-        metrics.portal_response(Route::GetDatabase, Some(429), Duration::from_millis(3));
-        metrics.portal_response(Route::CreateDatabase, None, Duration::from_secs(30));
+        let get = Route::GetDatabase.endpoint();
+        let create = Route::CreateDatabase.endpoint();
+        metrics.portal_response(&get, Some(200), Duration::from_millis(3));
+        metrics.portal_response(&get, Some(429), Duration::from_millis(3));
+        metrics.portal_response(&create, None, Duration::from_secs(30));
         metrics.limiter_waited(Priority::Write, Duration::from_millis(1500));
         let text = metrics.encode();
         assert_eq!(

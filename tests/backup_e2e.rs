@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use htx_operator::api::{Backup, BackupPhase, BackupSchedule, Database};
-use htx_operator::sim::Kind;
+use htx_operator::providers::htx::sim::Kind;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -247,7 +247,11 @@ async fn a_backup_of_a_database_still_creating_waits_then_runs_once() {
     stack
         .sim
         .hooks()
-        .set_status(htx_operator::sim::Product::Databases, "slow", "online")
+        .set_status(
+            htx_operator::providers::htx::sim::Product::Databases,
+            "slow",
+            "online",
+        )
         .unwrap();
     wait_for(&api, "early", "Ready once the database is", SHORT, is_ready).await;
     assert_eq!(stack.sim.hooks().creates_count(Kind::Backups), 1);

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::sim::{Faults, Kind, Product, Quota};
+use htx_operator::providers::htx::sim::{Faults, Kind, Product, Quota};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::DynamicObject;

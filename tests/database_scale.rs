@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::sim::{Kind, SimConfig};
+use htx_operator::providers::htx::sim::{Kind, SimConfig};
 use kube::ResourceExt;
 use kube::api::ListParams;
 use support::{Stack, StackOptions, all_ready, create_databases};

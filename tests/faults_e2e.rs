@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec, Function, Ownership};
-use htx_operator::sim::{AfterEffect, Armed, Call, Faults, Kind, SimConfig};
+use htx_operator::providers::htx::sim::{AfterEffect, Armed, Call, Faults, Kind, SimConfig};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams};
 use support::{Stack, StackOptions, TOKEN_SECRET, all_ready, create, create_databases, object};
@@ -296,9 +296,9 @@ async fn a_revoked_token_then_a_rotated_secret_recovers_every_object() {
     stack
         .sim
         .hooks()
-        .add_token(htx_operator::sim::TokenSpec::new(
+        .add_token(htx_operator::providers::htx::sim::TokenSpec::new(
             "htx_e2e_new_token",
-            htx_operator::sim::Scope::Full,
+            htx_operator::providers::htx::sim::Scope::Full,
         ))
         .unwrap();
     stack.put_token(TOKEN_SECRET, "htx_e2e_new_token").await;

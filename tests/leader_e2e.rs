@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::sim::Kind;
+use htx_operator::providers::htx::sim::Kind;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;

@@ -6,8 +6,9 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::portal::{ApiToken, Budget, PortalClient, PortalConfig};
-use htx_operator::sim::{Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::http::{ApiToken, Budget, ClientSettings, PortalClient};
+use htx_operator::providers::htx::client::{self as htx, Htx};
+use htx_operator::providers::htx::sim::{Scope, SimConfig, Simulator, TokenSpec};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
@@ -155,12 +156,11 @@ async fn a_429_is_counted_by_route() {
     )
     .await
     .expect("the simulator starts");
-    let mut config = PortalConfig::new(sim.url());
     // The client's own budget is far above the portal's, so the portal answers 429.
-    config.budget = Budget::per_minute(600);
-    let client = PortalClient::new(config)
+    let portal = htx::portal(&sim.url(), Budget::per_minute(600), false).unwrap();
+    let client = Htx(PortalClient::new(ClientSettings::default())
         .unwrap()
-        .with_token(ApiToken::new("htx_metrics_429").unwrap());
+        .session(&portal, ApiToken::new("htx_metrics_429").unwrap()));
     let metrics = htx_operator::metrics::global();
     let series = r#"htx_portal_rate_limited_total{route="/api/portal/databases",method="GET"}"#;
     let before = Metrics(metrics.encode()).value(series);

@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-use htx_operator::portal::{
-    ApiToken, Backoff, Budget, CreateDatabase, CreateProduct, CreateRetry, Lifecycle, PortalClient,
-    PortalConfig, PortalError, REDACTED, SetupError, TokenClient, backup_lifecycle,
+use htx_operator::http::{
+    ApiToken, Backoff, Budget, ClientSettings, CreateRetry, PortalClient, PortalError, REDACTED,
+    Session, SetupError,
 };
-use htx_operator::sim::{Faults, Kind, Quota, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::providers::htx::client::{
+    self as htx, CreateDatabase, CreateProduct, Htx, backup_lifecycle,
+};
+use htx_operator::providers::htx::sim::{
+    Faults, Kind, Quota, RunningSim, Scope, SimConfig, Simulator, TokenSpec,
+};
+use htx_operator::reconcile::lifecycle::Lifecycle;
 use serde_json::json;
 
 const FULL: &str = "htx_full_contract";
@@ -37,22 +43,27 @@ async fn sim() -> RunningSim {
     .await
 }
 
-fn client_for(sim: &RunningSim, token: &str) -> TokenClient {
+/// The HTX API at the simulator with `token`.
+type Client = Htx<Session>;
+
+fn client_for(sim: &RunningSim, token: &str) -> Client {
     client_with(sim, token, |_| {})
 }
 
-fn client_with(sim: &RunningSim, token: &str, tune: impl FnOnce(&mut PortalConfig)) -> TokenClient {
-    let mut config = PortalConfig::new(sim.url());
-    config.budget = Budget::per_minute(100_000);
-    config.retry = Backoff {
-        attempts: 4,
-        first: Duration::from_millis(10),
-        max: Duration::from_millis(50),
+fn client_with(sim: &RunningSim, token: &str, tune: impl FnOnce(&mut ClientSettings)) -> Client {
+    let mut settings = ClientSettings {
+        retry: Backoff {
+            attempts: 4,
+            first: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+        },
+        ..ClientSettings::default()
     };
-    tune(&mut config);
-    PortalClient::new(config)
+    tune(&mut settings);
+    let portal = htx::portal(&sim.url(), Budget::per_minute(100_000), false).unwrap();
+    Htx(PortalClient::new(settings)
         .unwrap()
-        .with_token(ApiToken::new(token).unwrap())
+        .session(&portal, ApiToken::new(token).unwrap()))
 }
 
 fn postgres(name: &str) -> CreateDatabase {
@@ -486,12 +497,13 @@ async fn the_token_never_shows_in_errors() {
     for error in errors {
         assert!(!format!("{error} {error:?}").contains(secret));
     }
-    let unreachable = PortalClient::new(PortalConfig::new("http://127.0.0.1:9"))
+    let nowhere = htx::portal("http://127.0.0.1:9", Budget::default(), false).unwrap();
+    let unreachable = Htx(PortalClient::new(ClientSettings::default())
         .unwrap()
-        .with_token(ApiToken::new(secret).unwrap())
-        .list_databases()
-        .await
-        .unwrap_err();
+        .session(&nowhere, ApiToken::new(secret).unwrap()))
+    .list_databases()
+    .await
+    .unwrap_err();
     assert!(
         matches!(unreachable, PortalError::Transport { sent: false, .. }),
         "{unreachable:?}"
@@ -594,9 +606,7 @@ async fn redirects_are_answered_not_followed() {
 #[test]
 fn portal_urls_are_checked_before_any_request() {
     let setup = |url: &str, allow_insecure_http: bool| {
-        let mut config = PortalConfig::new(url);
-        config.allow_insecure_http = allow_insecure_http;
-        PortalClient::new(config).err()
+        htx::portal(url, Budget::default(), allow_insecure_http).err()
     };
     assert_eq!(setup("https://portal.vinacis.com", false), None);
     assert_eq!(setup("http://127.0.0.1:8090/", false), None);
@@ -627,7 +637,7 @@ async fn an_answer_over_the_size_cap_is_refused() {
     for i in 0..50 {
         sim.hooks()
             .create_out_of_band(
-                htx_operator::sim::Product::Databases,
+                htx_operator::providers::htx::sim::Product::Databases,
                 json!({"name": format!("big-{i:03}"), "engine": "mysql", "sku": "db-s-1vcpu-1gb"}),
             )
             .unwrap();

@@ -6,21 +6,21 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use htx_operator::portal::{ApiToken, Budget, PortalClient, PortalConfig};
+use htx_operator::http::{ApiToken, Budget, ClientSettings, PortalClient};
+use htx_operator::providers::htx::client::{self as htx, Htx};
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_tasks_sharing_a_token_stay_within_the_budget() {
     let (url, arrivals) = recording_portal(false).await;
     let budget = Budget::new(20, Duration::from_secs(2));
-    let mut config = PortalConfig::new(url);
-    config.budget = budget;
-    let portal = PortalClient::new(config).unwrap();
+    let portal = htx::portal(&url, budget, false).unwrap();
+    let client = PortalClient::new(ClientSettings::default()).unwrap();
 
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             // Each task asks for its own handle: the limiter is found by token, not by handle.
-            let client = portal.with_token(ApiToken::new("htx_shared").unwrap());
+            let client = Htx(client.session(&portal, ApiToken::new("htx_shared").unwrap()));
             tokio::spawn(async move { client.list_databases().await.unwrap() })
         })
         .collect();
@@ -90,17 +90,16 @@ async fn recording_portal(throttle_first: bool) -> (String, Arc<Mutex<Vec<(Insta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_pauses_every_caller_of_the_token() {
     let (url, arrivals) = recording_portal(true).await;
-    let mut config = PortalConfig::new(url);
     // 10 per second with a burst of 5: after the pause they must come paced, not all at once.
-    config.budget = Budget::per_minute(600);
-    let portal = PortalClient::new(config).unwrap();
+    let portal = htx::portal(&url, Budget::per_minute(600), false).unwrap();
+    let client = PortalClient::new(ClientSettings::default()).unwrap();
 
-    let first = portal.with_token(ApiToken::new("htx_t").unwrap());
+    let first = Htx(client.session(&portal, ApiToken::new("htx_t").unwrap()));
     let throttled = tokio::spawn(async move { first.list_databases().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let others: Vec<_> = (0..10)
         .map(|_| {
-            let client = portal.with_token(ApiToken::new("htx_t").unwrap());
+            let client = Htx(client.session(&portal, ApiToken::new("htx_t").unwrap()));
             tokio::spawn(async move { client.list_databases().await })
         })
         .collect();

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, Function, Proxy};
-use htx_operator::sim::{Kind, Product};
+use htx_operator::providers::htx::sim::{Kind, Product};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::DeleteParams;
 use serde_json::json;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use htx_operator::sim::{
+use htx_operator::providers::htx::sim::{
     Faults, Kind, Product, Quota, RunningSim, Scope, SimConfig, Simulator, TokenSpec,
 };
 use reqwest::{Method, StatusCode};
@@ -207,7 +207,8 @@ async fn openapi_is_served_without_a_token() {
     let r = api.call(Method::GET, "/api/openapi", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "application/json");
-    let seed: Value = serde_json::from_str(include_str!("../src/sim/htx-openapi.json")).unwrap();
+    let seed: Value =
+        serde_json::from_str(include_str!("../src/providers/htx/sim/htx-openapi.json")).unwrap();
     assert_eq!(r.body, seed);
     assert_eq!(r.body["info"]["version"], "1.1.0");
 }
@@ -1955,11 +1956,13 @@ async fn armed_faults_hit_the_next_calls_after_their_effect_and_are_counted() {
         StatusCode::CONFLICT,
         "used up: the next create is answered"
     );
-    api.sim.hooks().arm(htx_operator::sim::Armed {
-        on: htx_operator::sim::Call::Create,
-        fault: htx_operator::sim::AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    api.sim
+        .hooks()
+        .arm(htx_operator::providers::htx::sim::Armed {
+            on: htx_operator::providers::htx::sim::Call::Create,
+            fault: htx_operator::providers::htx::sim::AfterEffect::LoseAnswer,
+            count: 1,
+        });
     let lost = api
         .http
         .post(format!("{}{DATABASES}", api.sim.url()))

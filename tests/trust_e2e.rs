@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{Database, Function};
-use htx_operator::sim::{Faults, Product, Quota};
+use htx_operator::providers::htx::sim::{Faults, Product, Quota};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -760,7 +760,7 @@ async fn a_namespace_deleted_with_its_token_secret_inside_deletes_its_portal_res
     while stack
         .sim
         .hooks()
-        .deletes_count(htx_operator::sim::Kind::Databases)
+        .deletes_count(htx_operator::providers::htx::sim::Kind::Databases)
         < 4
     {
         assert!(
@@ -843,7 +843,7 @@ fn backups_asked(stack: &Stack) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_backup_answer_is_never_asked_twice() {
     use htx_operator::api::{Backup, BackupPhase};
-    use htx_operator::sim::{AfterEffect, Armed, Call};
+    use htx_operator::providers::htx::sim::{AfterEffect, Armed, Call};
     let mut options = StackOptions::default();
     options
         .operator_args

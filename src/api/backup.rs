@@ -5,8 +5,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::TokenSecretRef;
-use super::rules::exactly_one_of;
+use super::common::{ONE_CREDENTIAL_SOURCE, ProviderConfigRef, TokenSecretRef};
+use super::rules::{at_most_one_of, exactly_one_of};
 
 /// Admission rule of Backup: once the backup is asked for (`status.backupId` or
 /// `status.createRequestedAt`), the database named in the spec stays that one (the operator keeps
@@ -61,6 +61,7 @@ pub struct BackupSpec {
     "databaseName",
     "set exactly one of spec.databaseRef (a Database in this namespace) and spec.databaseName (a portal database name)"
 ))]
+#[x_kube(validation = at_most_one_of("tokenSecretRef", "providerConfigRef", ONE_CREDENTIAL_SOURCE))]
 pub struct DatabaseSource {
     /// A Database object in this namespace. The backup waits until it is Ready
     /// (`Ready=False, reason=DatabaseNotReady` until then); its portal name and its
@@ -76,10 +77,25 @@ pub struct DatabaseSource {
     )]
     pub database_name: Option<String>,
 
-    /// The Secret, in this namespace, holding the portal API token. Absent: the referenced
-    /// Database's token (with `databaseRef`), else the operator's default token Secret.
+    /// The Secret, in this namespace, holding the portal API token. Absent (and no
+    /// `providerConfigRef`): the referenced Database's credentials (with `databaseRef`), else the
+    /// operator's default token Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_secret_ref: Option<TokenSecretRef>,
+
+    /// A ProviderConfig of this namespace, instead of `tokenSecretRef` (not both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config_ref: Option<ProviderConfigRef>,
+}
+
+impl DatabaseSource {
+    /// How the source names its own credentials (none: the Database's, or the default).
+    pub fn credential_refs(&self) -> crate::reconcile::credentials::CredentialRefs<'_> {
+        crate::reconcile::credentials::CredentialRefs {
+            provider_config: self.provider_config_ref.as_ref().map(|r| r.name.as_str()),
+            token_secret: self.token_secret_ref.as_ref(),
+        }
+    }
 }
 
 /// A Database in the same namespace.

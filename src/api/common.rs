@@ -1,7 +1,10 @@
 //! Spec and status parts shared by every managed kind (Database, Function, Proxy).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
 use schemars::JsonSchema;
+
+use super::rules::at_most_one_of;
 use serde::{Deserialize, Serialize};
 
 /// The API group of every kind.
@@ -34,9 +37,13 @@ pub const NAME_IS_A_PORTAL_NAME: (&str, &str) = (
     "metadata.name is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen): set spec.externalName to one",
 );
 
+/// Admission rule of every kind that names credentials: a token Secret or a ProviderConfig.
+pub const ONE_CREDENTIAL_SOURCE: &str = "set at most one of spec.tokenSecretRef and spec.providerConfigRef: the ProviderConfig names its own credentials Secret";
+
 /// The fields every kind that owns a portal resource shares.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = at_most_one_of("tokenSecretRef", "providerConfigRef", ONE_CREDENTIAL_SOURCE))]
 pub struct ManagedSpec {
     /// The resource's name at the portal. Defaults to `metadata.name`. Portal names are 3 to 63
     /// characters of lowercase letters, digits and hyphens, starting with a letter and not ending
@@ -65,10 +72,15 @@ pub struct ManagedSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt_existing: Option<bool>,
 
-    /// The Secret, in this object's namespace, holding the portal API token. Absent: the
-    /// operator's default token Secret.
+    /// The Secret, in this object's namespace, holding the portal API token. Absent (and no
+    /// `providerConfigRef`): the operator's default token Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_secret_ref: Option<TokenSecretRef>,
+
+    /// A ProviderConfig of this namespace: its portal and credentials (instead of
+    /// `tokenSecretRef`; not both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config_ref: Option<ProviderConfigRef>,
 
     /// A Secret in this namespace to receive the connection details the portal returns (host,
     /// port, username, password, uri …). It is created and owned by this object.
@@ -77,6 +89,14 @@ pub struct ManagedSpec {
 }
 
 impl ManagedSpec {
+    /// How the object names its credentials.
+    pub fn credential_refs(&self) -> crate::reconcile::credentials::CredentialRefs<'_> {
+        crate::reconcile::credentials::CredentialRefs {
+            provider_config: self.provider_config_ref.as_ref().map(|r| r.name.as_str()),
+            token_secret: self.token_secret_ref.as_ref(),
+        }
+    }
+
     pub fn management_policy(&self) -> ManagementPolicy {
         self.management_policy.unwrap_or_default()
     }
@@ -125,6 +145,14 @@ pub struct TokenSecretRef {
     /// The key holding the token. Defaults to `token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+}
+
+/// A ProviderConfig in the object's own namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderConfigRef {
+    /// The ProviderConfig's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// A Secret in the object's own namespace.

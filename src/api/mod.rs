@@ -5,6 +5,7 @@ pub mod backup_schedule;
 pub mod common;
 pub mod database;
 pub mod function;
+pub mod provider_config;
 pub mod proxy;
 pub mod rules;
 
@@ -15,10 +16,14 @@ pub use backup::{
 pub use backup_schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
-    Ownership, PAUSED_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
+    Ownership, PAUSED_ANNOTATION, ProviderConfigRef, RECONCILE_REQUESTED_ANNOTATION,
+    TokenSecretRef,
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};
+pub use provider_config::{
+    CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,
+};
 pub use proxy::{Proxy, ProxySpec, ProxyStatus, ProxyType};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -28,6 +33,7 @@ use kube::CustomResourceExt;
 /// validation rules (see [`rules`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
+        ProviderConfig::crd(),
         Database::crd(),
         Function::crd(),
         Proxy::crd(),

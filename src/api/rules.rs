@@ -10,7 +10,8 @@
 //! - A rule about one field or one struct: derive `kube::KubeSchema` instead of
 //!   `schemars::JsonSchema` on the struct and put `#[x_kube(validation = …)]` on the field (`self`
 //!   is the field; [`immutable`] for a field that cannot change) or on the struct (`self` is the
-//!   struct; [`exactly_one_of`] for two fields of which exactly one must be set).
+//!   struct; [`exactly_one_of`] for two fields of which exactly one must be set, [`at_most_one_of`]
+//!   for two that exclude each other).
 //! - A rule that needs `metadata.name` or the status: `#[kube(validation = …)]` on the kind's spec
 //!   struct; `self` is the whole object, `oldSelf` the stored one.
 //! - Use only what Kubernetes 1.25 reads: `rule` and `message` (a `Rule::new(…).message(…)` or a
@@ -39,6 +40,11 @@ pub fn immutable(message: &str) -> Rule {
 /// Exactly one of two optional fields of a struct must be set.
 pub fn exactly_one_of(first: &str, second: &str, message: &str) -> Rule {
     Rule::new(format!("has(self.{first}) != has(self.{second})")).message(message)
+}
+
+/// At most one of two optional fields of a struct may be set.
+pub fn at_most_one_of(first: &str, second: &str, message: &str) -> Rule {
+    Rule::new(format!("!(has(self.{first}) && has(self.{second}))")).message(message)
 }
 
 /// The CRD with every validation rule removed, for API servers before 1.25.
@@ -135,9 +141,13 @@ mod tests {
 
     #[test]
     fn without_rules_removes_every_rule_and_nothing_else() {
-        for crd in crds() {
+        let crds = crds();
+        assert!(
+            crds.iter().filter(|crd| !rules_of(crd).is_empty()).count() >= 5,
+            "the managed kinds have rules to remove"
+        );
+        for crd in crds {
             let name = crd.metadata.name.clone().unwrap();
-            assert!(!rules_of(&crd).is_empty(), "{name} has rules to remove");
             let mut expected = serde_json::to_value(&crd).unwrap();
             strip_json(&mut expected);
             let stripped = without_rules(crd);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use htx_operator::duration::parse_duration;
-use htx_operator::sim::{Quota, SimConfig, Simulator, TokenSpec};
+use htx_operator::providers::htx::sim::{Quota, SimConfig, Simulator, TokenSpec};
 
 /// Simulates the HTX Cloud portal API (databases, backups, functions, proxies) with test hooks
 /// under /_sim/.

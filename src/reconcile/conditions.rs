@@ -16,6 +16,20 @@ pub struct Wanted {
 }
 
 impl Wanted {
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
     pub fn ready(status: bool, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             type_: READY,

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::portal::{self, PortalClient};
+use crate::http::PortalClient;
+use crate::providers::{ProviderState, ProviderStates};
 
-use super::backup::BackupRequests;
 use super::bindings::Bindings;
+use super::credentials::{Defaults, ProviderConfigs};
 use super::error::Category;
 use super::events::EventRecorder;
-use super::snapshot::Snapshots;
-use super::tenancy::DefaultCredentials;
+use super::tenancy::DefaultScope;
 use super::tokens::{SecretWatch, TokenSource, Wake};
 
 /// How often things happen.
@@ -48,33 +48,39 @@ pub struct Context {
     pub kube: kube::Client,
     pub portal: PortalClient,
     pub tokens: TokenSource,
-    pub default_credentials: DefaultCredentials,
+    /// Each provider's portal and default credentials.
+    pub defaults: Defaults,
+    /// The namespaces the default credentials serve.
+    pub default_scope: DefaultScope,
+    /// The ProviderConfigs, as the watch last saw them.
+    pub provider_configs: ProviderConfigs,
     /// Who binds which portal resource (one object per resource).
     pub bindings: Bindings,
-    pub databases: Snapshots<portal::Database>,
-    pub functions: Snapshots<portal::Function>,
-    pub proxies: Snapshots<portal::Proxy>,
-    /// Backup lists and the per-database request locks of the Backup reconcile.
-    pub backups: BackupRequests,
+    /// What each provider's reconciles share (lists of its products …).
+    pub states: ProviderStates,
     pub recorder: EventRecorder,
     /// Objects waiting for their token Secret to change.
     pub token_waits: SecretWatch<Wake>,
+    /// Reconciles an object again now (whatever waits on a change sends it here).
+    pub waker: tokio::sync::mpsc::UnboundedSender<Wake>,
     pub timing: Timing,
     pub failures: Failures,
     pub resync_requests: ResyncRequests,
 }
 
 impl Context {
+    /// The state provider `S` keeps for its reconciles.
+    pub fn state<S: ProviderState>(&self) -> &S {
+        self.states.get()
+    }
+
     /// Drops what nothing can use any more: Event records past their series window, portal
     /// lists no reader accepts, token reads past their freshness, the limiters of tokens not
     /// used for a while. The operator's memory then follows what it manages now, not every
     /// token and object it ever saw.
     pub fn forget_stale(&self) {
         self.recorder.forget_expired();
-        self.databases.forget_stale();
-        self.functions.forget_stale();
-        self.proxies.forget_stale();
-        self.backups.forget_stale();
+        self.states.forget_stale();
         self.tokens.forget_stale();
         self.portal.forget_idle(IDLE_LIMITER);
     }
@@ -85,6 +91,7 @@ impl Context {
         self.failures.reset(&key);
         self.resync_requests.forget(&key);
         self.token_waits.forget(&Wake::of(object));
+        self.provider_configs.forget(&Wake::of(object));
     }
 }
 

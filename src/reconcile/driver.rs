@@ -6,12 +6,14 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use crate::api::Ownership;
-use crate::portal::{Lifecycle, PortalError, TokenClient};
+use crate::http::{PortalError, Session};
+use crate::reconcile::lifecycle::Lifecycle;
 
 use super::bindings::{BindingKey, Claim};
 use super::conditions::{self, SYNCED, Wanted};
 use super::connection;
 use super::context::Context;
+use super::credentials::Located;
 use super::error::Error;
 use super::kind::{HasManagedStatus, PortalKind};
 use super::managed::{self, ObjectState};
@@ -69,7 +71,9 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     let mut decision = decide(&desired, &recorded, None);
     let mut seen = Seen::Unlisted;
     let mut client = None;
-    if decision == Decision::Observe && run.ctx.bindings.taken_from(&binding(run.ctx, object)) {
+    if decision == Decision::Observe
+        && binding(run.ctx, object).is_some_and(|claim| run.ctx.bindings.taken_from(&claim))
+    {
         if desired.deleting {
             return release(run, &state, Release::Foreign).await;
         }
@@ -154,14 +158,16 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     }
 }
 
-/// The object's claim on its portal resource (see [`Bindings`](super::bindings::Bindings)).
-pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Claim {
+/// The object's claim on its portal resource (see [`Bindings`](super::bindings::Bindings));
+/// `None` while its credentials cannot be found (it reaches no portal then).
+pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Option<Claim> {
     let status = object.status().cloned().unwrap_or_default();
     let state = object_state(ctx, object, &status);
     let recorded = state.recorded();
-    Claim {
+    let located = located_of(ctx, object).ok()?;
+    Some(Claim {
         key: BindingKey {
-            credentials: managed::token_location(ctx, object, object.managed_spec()),
+            credentials: located.secret,
             product: K::NOUN,
             name: state.lookup_name().to_owned(),
         },
@@ -169,7 +175,32 @@ pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Claim {
         namespace: object.namespace().unwrap_or_default(),
         created: object.meta().creation_timestamp.as_ref().map(|t| t.0),
         recorded: recorded.ownership.is_some() || recorded.pending || recorded.id.is_some(),
-    }
+    })
+}
+
+/// The ProviderConfig an object uses while it holds the operator's finalizer (it may need it to
+/// delete its portal resource).
+pub fn provider_config_user<K: PortalKind>(object: &K) -> Option<String> {
+    let holds = object
+        .finalizers()
+        .iter()
+        .any(|f| f == crate::api::FINALIZER);
+    let name = object
+        .managed_spec()
+        .provider_config_ref
+        .as_ref()?
+        .name
+        .clone();
+    holds.then_some(name)
+}
+
+fn located_of<K: PortalKind>(ctx: &Context, object: &K) -> Result<Located, Error> {
+    managed::located(
+        ctx,
+        object,
+        K::PROVIDER,
+        object.managed_spec().credential_refs(),
+    )
 }
 
 /// The ownership a mirrored resource is recorded with.
@@ -187,10 +218,10 @@ fn mirrored_ownership(recorded: &Recorded, adopted: bool, observed: bool) -> Own
 async fn credentials<K: PortalKind>(
     run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
-) -> Result<TokenClient, Error> {
+) -> Result<Session, Error> {
     let ctx = run.ctx;
-    let location = managed::token_location(ctx, run.object, run.object.managed_spec());
-    let credential = run.credential(&location).await?;
+    let located = located_of(ctx, run.object)?;
+    let credential = run.credential(&located).await?;
     let token = credential.token?;
     if state.desired().has_finalizer
         && !state.desired().deleting
@@ -201,7 +232,7 @@ async fn credentials<K: PortalKind>(
     {
         protect_credentials(run, state).await?;
     }
-    Ok(ctx.portal.with_token(token))
+    Ok(ctx.portal.session(&located.portal, token))
 }
 
 /// The token Secret in the object's own namespace, if it names one.
@@ -240,7 +271,7 @@ async fn protect_credentials<K: PortalKind>(
 /// may predate the resource. Absence from lists stays a hint ([`Seen::Unlisted`]).
 async fn observe<K: PortalKind>(
     run: &Run<'_, K>,
-    client: &TokenClient,
+    client: &Session,
     state: &ObjectState<'_>,
     resync_requested: bool,
 ) -> Result<Seen<K::Remote>, Error> {
@@ -274,10 +305,7 @@ async fn observe<K: PortalKind>(
 }
 
 /// Asks the portal about the one name (only kinds with a route for it get here).
-async fn look_up<K: PortalKind>(
-    client: &TokenClient,
-    name: &str,
-) -> Result<Seen<K::Remote>, Error> {
+async fn look_up<K: PortalKind>(client: &Session, name: &str) -> Result<Seen<K::Remote>, Error> {
     let look_up = K::LOOK_UP.expect("decide asks for a look-up only where the portal has one");
     Ok(match look_up(client, name).await? {
         Some(found) => Seen::Present(found),
@@ -289,7 +317,7 @@ async fn create<K: PortalKind>(
     run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
     recorded: &Recorded<'_>,
-    client: &TokenClient,
+    client: &Session,
     mode: CreateMode,
 ) -> Result<Action, Error> {
     let object = run.object;
@@ -446,7 +474,7 @@ async fn mirror<K: PortalKind>(
 async fn delete<K: PortalKind>(
     run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
-    client: &TokenClient,
+    client: &Session,
 ) -> Result<Action, Error> {
     let name = state.lookup_name();
     // Recorded first: the write is refused if the object changed since it was read, so no delete

@@ -1,6 +1,6 @@
 //! The reconcile layer's one error type, with the category that decides the requeue.
 
-use crate::portal::PortalError;
+use crate::http::PortalError;
 
 use super::plan::Taken;
 
@@ -33,9 +33,19 @@ pub enum Error {
     AlreadyBound { noun: &'static str, name: String },
 
     #[error(
-        "the operator's default credentials do not serve the namespace '{namespace}': set spec.tokenSecretRef to a Secret of this namespace holding a portal token"
+        "the operator's default credentials do not serve the namespace '{namespace}' (or it has none for this provider): name credentials of this namespace (spec.providerConfigRef, or spec.tokenSecretRef for HTX kinds)"
     )]
     NoCredentials { namespace: String },
+
+    #[error(
+        "the ProviderConfig '{name}' does not exist in this namespace: create it, or name another in spec.providerConfigRef"
+    )]
+    ProviderConfigMissing { name: String },
+
+    #[error(
+        "the ProviderConfig '{name}' is not Ready ({why}): see its status; this object goes on once it is"
+    )]
+    ProviderConfigNotReady { name: String, why: String },
 
     #[error(
         "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
@@ -89,6 +99,8 @@ impl Error {
             Self::NotFoundToObserve { .. } => "NotFound",
             Self::AlreadyBound { .. } => "AlreadyBound",
             Self::NoCredentials { .. } => "NoCredentials",
+            Self::ProviderConfigMissing { .. } => "ProviderConfigMissing",
+            Self::ProviderConfigNotReady { .. } => "ProviderConfigNotReady",
             Self::BackupNotListed { .. } => "BackupNotListed",
             Self::BackupGone { .. } => "NotFound",
         }

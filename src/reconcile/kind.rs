@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::api::{ManagedSpec, ManagedStatus};
-use crate::portal::{PortalError, TokenClient};
+use crate::api::{ManagedSpec, ManagedStatus, Provider};
+use crate::http::{PortalError, Session};
 
 use super::context::Context;
 use super::error::Error;
@@ -38,6 +38,8 @@ pub trait PortalKind:
     + 'static
 {
     type Status: HasManagedStatus;
+    /// The provider whose portal holds it.
+    const PROVIDER: Provider;
     /// The portal's representation.
     type Remote: Clone + Send + Sync + 'static;
     /// The word users read in messages: "database", "function", "proxy".
@@ -51,20 +53,18 @@ pub trait PortalKind:
     fn snapshots(ctx: &Context) -> &Snapshots<Self::Remote>;
 
     fn list(
-        client: &TokenClient,
+        client: &Session,
     ) -> impl Future<Output = Result<Vec<Self::Remote>, PortalError>> + Send;
 
     /// Creates `name` at the portal; `None` when the portal accepted without returning it.
     fn create(
         &self,
-        client: &TokenClient,
+        client: &Session,
         name: &str,
     ) -> impl Future<Output = Result<Option<Self::Remote>, PortalError>> + Send;
 
-    fn delete(
-        client: &TokenClient,
-        name: &str,
-    ) -> impl Future<Output = Result<(), PortalError>> + Send;
+    fn delete(client: &Session, name: &str)
+    -> impl Future<Output = Result<(), PortalError>> + Send;
 
     /// Asks the portal about one name, where it has a route for that (`None`: it has not). The
     /// answer is authoritative: `Ok(None)` means the portal said 404.
@@ -96,7 +96,7 @@ pub trait PortalKind:
 
 /// Asks the portal about one name: `Ok(None)` when it answered 404.
 pub type LookUp<R> =
-    for<'a> fn(&'a TokenClient, &'a str) -> BoxFuture<'a, Result<Option<R>, PortalError>>;
+    for<'a> fn(&'a Session, &'a str) -> BoxFuture<'a, Result<Option<R>, PortalError>>;
 
 impl<K: PortalKind> Reconciled for K {
     type Status = K::Status;

@@ -9,17 +9,17 @@ use kube::Resource;
 use kube::runtime::controller::Action;
 use tokio::time::Instant;
 
+use super::lifecycle::Lifecycle;
 use crate::api::{
     FINALIZER, ManagedSpec, ManagedStatus, ManagementPolicy, Ownership, PAUSED_ANNOTATION,
-    RECONCILE_REQUESTED_ANNOTATION, TokenSecretRef,
+    Provider, RECONCILE_REQUESTED_ANNOTATION,
 };
-use crate::portal::Lifecycle;
 
 use super::conditions::{self, READY, SYNCED, Wanted};
 use super::context::{Context, Timing};
+use super::credentials::{CredentialRefs, Located, locate};
 use super::error::Error;
 use super::plan::{Desired, Recorded};
-use super::tokens::TokenLocation;
 
 /// How long after a create was asked for a resource of that name may still be taken for its
 /// outcome, when the answer was never learned. The intent is written right before the request
@@ -187,19 +187,21 @@ pub fn resync_request<K: Resource>(object: &K) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// Where the object's token lives.
-pub fn token_location<K: Resource>(ctx: &Context, object: &K, spec: &ManagedSpec) -> TokenLocation {
-    token_location_of(ctx, object, spec.token_secret_ref.as_ref())
-}
-
-/// Where the token of an object with this `tokenSecretRef` (or none) lives.
-pub fn token_location_of<K: Resource>(
+/// Where the calls of an object of `provider` naming `refs` go (see [`locate`]).
+pub fn located<K: Resource>(
     ctx: &Context,
     object: &K,
-    reference: Option<&TokenSecretRef>,
-) -> TokenLocation {
+    provider: Provider,
+    refs: CredentialRefs,
+) -> Result<Located, Error> {
     let namespace = object.meta().namespace.as_deref().unwrap_or_default();
-    TokenLocation::for_object(namespace, reference, &ctx.default_credentials.location)
+    locate(
+        &ctx.defaults,
+        &ctx.provider_configs,
+        namespace,
+        provider,
+        refs,
+    )
 }
 
 /// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not

@@ -1,27 +1,25 @@
-//! Reconcilers: observe (token, portal snapshot) → plan (pure) → act → report (status, Events).
+//! The reconcile every provider's kinds share: observe (credentials, portal snapshot) → plan
+//! (pure) → act → report (status, Events). Each provider brings the glue of its kinds
+//! (`providers::*`).
 
-pub mod backup;
-mod backup_plan;
-mod bindings;
-mod conditions;
-mod connection;
-mod context;
-mod database;
+pub mod bindings;
+pub mod conditions;
+pub mod connection;
+pub mod context;
+pub mod credentials;
 pub mod driver;
-mod error;
-mod events;
-mod function;
-mod kind;
-mod managed;
-mod plan;
-mod proxy;
-mod report;
-pub mod schedule;
-mod schedule_plan;
-mod shell;
-mod snapshot;
-mod tenancy;
-mod tokens;
+pub mod error;
+pub mod events;
+pub mod kind;
+pub mod lifecycle;
+pub mod managed;
+pub mod plan;
+pub mod provider_config;
+pub mod report;
+pub mod shell;
+pub mod snapshot;
+pub mod tenancy;
+pub mod tokens;
 
 pub use bindings::Bindings;
 pub use context::{Context, Failures, ResyncRequests, Timing};
@@ -31,5 +29,5 @@ pub use kind::{HasManagedStatus, PortalKind};
 pub use report::write_status;
 pub use shell::{Reconciled, error_policy, reconcile, unreadable};
 pub use snapshot::Snapshots;
-pub use tenancy::DefaultCredentials;
+pub use tenancy::DefaultScope;
 pub use tokens::{SecretWatch, TokenLocation, TokenSource, Wake};

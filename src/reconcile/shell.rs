@@ -17,9 +17,10 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::portal::TokenClient;
+use crate::http::Session;
 
 use super::context::Context;
+use super::credentials::Located;
 use super::error::Error;
 use super::managed;
 use super::report::{publish, write_status};
@@ -145,22 +146,26 @@ impl<'a, K: Reconciled> Run<'a, K> {
 
     /// Reads the credentials at `location` for this reconcile: a failure they explain wakes the
     /// object as soon as their Secret changes from the version read here.
-    /// The operator's default credentials only where they serve the object's namespace.
-    pub async fn credential(&mut self, location: &TokenLocation) -> Result<Credential, Error> {
-        let namespace = self.object.namespace().unwrap_or_default();
-        self.ctx
-            .default_credentials
-            .check(&self.ctx.kube, &namespace, location)
-            .await?;
-        let credential = self.ctx.tokens.credential(location).await;
-        self.credentials = Some((location.clone(), credential.version.clone()));
+    /// Reads the credential `located` names for this reconcile: a failure it explains wakes the
+    /// object as soon as its Secret changes from the version read here. The operator's default
+    /// credentials only where they serve the object's namespace.
+    pub async fn credential(&mut self, located: &Located) -> Result<Credential, Error> {
+        if located.by_default {
+            let namespace = self.object.namespace().unwrap_or_default();
+            self.ctx
+                .default_scope
+                .check(&self.ctx.kube, &namespace)
+                .await?;
+        }
+        let credential = self.ctx.tokens.credential(&located.secret).await;
+        self.credentials = Some((located.secret.clone(), credential.version.clone()));
         Ok(credential)
     }
 
-    /// A portal client with the token at `location` (see [`Run::credential`]).
-    pub async fn portal_client(&mut self, location: &TokenLocation) -> Result<TokenClient, Error> {
-        let token = self.credential(location).await?.token?;
-        Ok(self.ctx.portal.with_token(token))
+    /// A session at the portal `located` names, with its credential (see [`Run::credential`]).
+    pub async fn session(&mut self, located: &Located) -> Result<Session, Error> {
+        let token = self.credential(located).await?.token?;
+        Ok(self.ctx.portal.session(&located.portal, token))
     }
 
     pub async fn publish(&self, warning: bool, reason: &str, note: String) {
@@ -181,6 +186,14 @@ impl<'a, K: Reconciled> Run<'a, K> {
             self.ctx
                 .token_waits
                 .wait_for_change(location, version, Wake::of(self.object));
+        }
+        if let Error::ProviderConfigMissing { name } | Error::ProviderConfigNotReady { name, .. } =
+            &error
+        {
+            let namespace = self.object.namespace().unwrap_or_default();
+            self.ctx
+                .provider_configs
+                .wait_for(&namespace, name, Wake::of(self.object));
         }
         let mut status = self.status.clone();
         K::failed(&mut status, self.generation(), &error);
@@ -219,7 +232,7 @@ pub async fn unreadable<K: Reconciled>(
     let message = format!(
         "the operator cannot read this {}: {}; fix it to match the schema (kubectl explain {})",
         K::kind(&()),
-        crate::portal::scrub(&invalid.error, ""),
+        crate::http::scrub(&invalid.error, "", &[]),
         K::plural(&()).to_lowercase(),
     );
     let generation = guard.meta().generation;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::portal::PortalError;
+use crate::http::PortalError;
 
 /// One list, by portal name.
 pub struct Snapshot<T> {

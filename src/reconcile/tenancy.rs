@@ -11,14 +11,12 @@ use kube::api::ListParams;
 use tokio::time::Instant;
 
 use super::error::Error;
-use super::tokens::TokenLocation;
 
 /// How long the namespaces a selector picks are reused.
 const SELECTED_FOR: Duration = Duration::from_secs(30);
 
-/// The operator's default credentials and the namespaces they serve.
-pub struct DefaultCredentials {
-    pub location: TokenLocation,
+/// The namespaces the operator's default credentials (of every provider) serve.
+pub struct DefaultScope {
     /// Namespaces served by name.
     namespaces: Vec<String>,
     /// A label selector of namespaces served.
@@ -26,11 +24,10 @@ pub struct DefaultCredentials {
     selected: tokio::sync::Mutex<Option<(Instant, HashSet<String>)>>,
 }
 
-impl DefaultCredentials {
+impl DefaultScope {
     /// Serving every namespace when `namespaces` and `selector` are both empty.
-    pub fn new(location: TokenLocation, namespaces: Vec<String>, selector: Option<String>) -> Self {
+    pub fn new(namespaces: Vec<String>, selector: Option<String>) -> Self {
         Self {
-            location,
             namespaces,
             selector: selector.filter(|s| !s.trim().is_empty()),
             selected: tokio::sync::Mutex::new(None),
@@ -38,13 +35,8 @@ impl DefaultCredentials {
     }
 
     /// Refuses the default credentials to an object of `namespace` they do not serve.
-    pub async fn check(
-        &self,
-        kube: &kube::Client,
-        namespace: &str,
-        location: &TokenLocation,
-    ) -> Result<(), Error> {
-        if *location != self.location || self.serves(kube, namespace).await? {
+    pub async fn check(&self, kube: &kube::Client, namespace: &str) -> Result<(), Error> {
+        if self.serves(kube, namespace).await? {
             return Ok(());
         }
         Err(Error::NoCredentials {

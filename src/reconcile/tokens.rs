@@ -13,7 +13,7 @@ use kube::api::{Patch, PatchParams};
 use tokio::time::Instant;
 
 use crate::api::TokenSecretRef;
-use crate::portal::{ApiToken, InvalidToken};
+use crate::http::{ApiToken, InvalidToken};
 
 /// The key a token Secret holds the token under unless a `tokenSecretRef` says otherwise.
 pub const DEFAULT_KEY: &str = "token";
@@ -299,13 +299,12 @@ struct Waiter<R> {
 }
 
 impl<R: Clone + PartialEq + Send + 'static> SecretWatch<R> {
-    pub fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<R>) {
-        let (wake, woken) = tokio::sync::mpsc::unbounded_channel();
-        let watch = Self {
+    /// Wakes objects by sending them to `wake`.
+    pub fn new(wake: tokio::sync::mpsc::UnboundedSender<R>) -> Self {
+        Self {
             waiting: Mutex::new(HashMap::new()),
             wake,
-        };
-        (watch, woken)
+        }
     }
 
     /// `object` failed with the Secret at `location` at `version`: it waits until it differs.
@@ -396,7 +395,8 @@ mod tests {
 
     #[test]
     fn a_waiter_wakes_on_any_version_but_the_one_it_failed_with() {
-        let (watch, _woken) = SecretWatch::<&str>::new();
+        let (wake, _woken) = tokio::sync::mpsc::unbounded_channel();
+        let watch = SecretWatch::<&str>::new(wake);
         let location = TokenLocation::parse("team/token").unwrap();
         watch.wait_for_change(location.clone(), Some("7".into()), "early");
         assert!(watch.changed(&location, &Some("7".into())).is_empty());
@@ -409,7 +409,8 @@ mod tests {
 
     #[test]
     fn a_deleted_object_stops_waiting() {
-        let (watch, _woken) = SecretWatch::<&str>::new();
+        let (wake, _woken) = tokio::sync::mpsc::unbounded_channel();
+        let watch = SecretWatch::<&str>::new(wake);
         let location = TokenLocation::parse("team/token").unwrap();
         watch.wait_for_change(location.clone(), None, "gone");
         watch.forget(&"gone");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use htx_operator::api::{Database, DatabaseSpec};
-use htx_operator::sim::Kind;
+use htx_operator::providers::htx::sim::Kind;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;

@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use htx_operator::api::crds_without_rules;
-use htx_operator::sim::{Product, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::providers::htx::sim::{
+    Product, RunningSim, Scope, SimConfig, Simulator, TokenSpec,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

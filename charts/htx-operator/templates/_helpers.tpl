@@ -56,18 +56,19 @@ The rules for the namespaces the operator manages: the whole cluster (a ClusterR
 watched namespace (a Role). Every rule says why it is there.
 */}}
 {{- define "htx-operator.managerRules" -}}
-{{- $all := list "databases" "functions" "proxies" "backups" "backupschedules" -}}
+{{- $all := list "databases" "functions" "proxies" "backups" "backupschedules" "providerconfigs" -}}
 {{- $portal := list "databases" "functions" "proxies" -}}
 # Watch the managed kinds: the controllers list and watch them, reconciles read them.
 - apiGroups: [htx.vinacis.com]
   resources:
     {{- include "htx-operator.resources" (dict "kinds" $all "sub" "") | nindent 4 }}
   verbs: [get, list, watch]
-# Add and remove the finalizer of the kinds that own a portal resource (a JSON patch of
-# metadata.finalizers, nothing else of the object).
+# Add and remove the finalizer of the kinds that own a portal resource, and of ProviderConfigs
+# (kept while an object still needs their credentials): a JSON patch of metadata.finalizers,
+# nothing else of the object.
 - apiGroups: [htx.vinacis.com]
   resources:
-    {{- include "htx-operator.resources" (dict "kinds" $portal "sub" "") | nindent 4 }}
+    {{- include "htx-operator.resources" (dict "kinds" (append $portal "providerconfigs") "sub" "") | nindent 4 }}
   verbs: [patch]
 # A BackupSchedule creates its Backup objects and deletes the oldest beyond its history limits.
 - apiGroups: [htx.vinacis.com]

@@ -1,8 +1,8 @@
-//! Portal errors by meaning, not by number. Each carries the portal's `error` text when it sent one.
+//! Portal errors by meaning, not by number, for every provider: each provider's
+//! [`Dialect`](super::Dialect) says what its answers mean. Each carries the portal's text (scrubbed
+//! of the credential) when it sent one.
 
 use std::time::Duration;
-
-use super::routes::Route;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortalError {
@@ -61,8 +61,11 @@ pub enum PortalError {
     #[error("could not reach the portal ({message}): will retry")]
     Transport { message: String, sent: bool },
 
-    #[error("the portal answered {route:?} with a body that could not be read: {message}")]
-    Decode { route: Route, message: String },
+    #[error("the portal answered {route} with a body that could not be read: {message}")]
+    Decode {
+        route: &'static str,
+        message: String,
+    },
 
     #[error(
         "the portal answered {status} (a redirect{}): the operator does not follow redirects, so the token never goes to another address; set the portal URL to the address the portal should be reached at",
@@ -74,10 +77,10 @@ pub enum PortalError {
     },
 
     #[error(
-        "the portal's answer to {route:?} is larger than {} MiB: refused without reading it all",
+        "the portal's answer to {route} is larger than {} MiB: refused without reading it all",
         .limit >> 20
     )]
-    TooLarge { route: Route, limit: u64 },
+    TooLarge { route: &'static str, limit: u64 },
 }
 
 fn detail(message: &Option<String>) -> String {
@@ -88,20 +91,21 @@ fn detail(message: &Option<String>) -> String {
 }
 
 impl PortalError {
-    /// Maps an unsuccessful HTTP answer to its meaning. `route` decides whether 409/422 mean
-    /// "the name is taken" (only on a create of a named resource).
+    /// The usual meaning of an unsuccessful HTTP answer. `names_something`: the call creates a
+    /// resource with a name the caller chose, so 409 (and a 422 saying so) means the name is
+    /// taken. 402 is a plan quota.
     pub fn from_status(
-        route: Route,
         status: u16,
         retry_after: Option<Duration>,
         message: Option<String>,
+        names_something: bool,
     ) -> Self {
         match status {
             401 => Self::Unauthorized { message },
             402 => Self::QuotaExceeded { message },
             403 => Self::Forbidden { message },
             404 => Self::NotFound { message },
-            409 | 422 if route.creates_named() && names_a_conflict(status, &message) => {
+            409 | 422 if names_something && names_a_conflict(status, &message) => {
                 Self::AlreadyExists { status, message }
             }
             429 => Self::RateLimited {
@@ -191,7 +195,7 @@ mod tests {
     use super::*;
 
     fn on_create(status: u16, message: &str) -> PortalError {
-        PortalError::from_status(Route::CreateDatabase, status, None, Some(message.into()))
+        PortalError::from_status(status, None, Some(message.into()), true)
     }
 
     #[test]
@@ -218,21 +222,14 @@ mod tests {
     }
 
     #[test]
-    fn conflicts_outside_named_creates_are_not_already_exists() {
-        let error = PortalError::from_status(Route::CreateBackup, 409, None, None);
-        assert_eq!(error.reason(), "Rejected");
-        let error = PortalError::from_status(Route::DeleteDatabase, 409, None, None);
+    fn conflicts_of_calls_that_name_nothing_are_not_already_exists() {
+        let error = PortalError::from_status(409, None, None, false);
         assert_eq!(error.reason(), "Rejected");
     }
 
     #[test]
     fn rate_limits_keep_retry_after_and_default_it() {
-        let error = PortalError::from_status(
-            Route::ListDatabases,
-            429,
-            Some(Duration::from_secs(7)),
-            None,
-        );
+        let error = PortalError::from_status(429, Some(Duration::from_secs(7)), None, false);
         assert_eq!(
             error,
             PortalError::RateLimited {
@@ -240,7 +237,7 @@ mod tests {
                 message: None
             }
         );
-        let error = PortalError::from_status(Route::ListDatabases, 429, None, None);
+        let error = PortalError::from_status(429, None, None, false);
         assert!(
             matches!(error, PortalError::RateLimited { retry_after, .. } if retry_after == DEFAULT_RETRY_AFTER)
         );
@@ -271,10 +268,7 @@ mod tests {
         assert!(unsent.certainly_not_applied());
         assert!(!sent.certainly_not_applied());
         assert!(!on_create(503, "x").certainly_not_applied());
-        assert!(
-            PortalError::from_status(Route::CreateDatabase, 429, None, None)
-                .certainly_not_applied()
-        );
+        assert!(PortalError::from_status(429, None, None, true).certainly_not_applied());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! default, ids may be strings or numbers, and `status` is kept verbatim.
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::reconcile::lifecycle::Lifecycle;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -110,30 +112,6 @@ pub struct CreateProduct {
     pub fields: Map<String, Value>,
 }
 
-/// Where a portal status string puts a resource in its life cycle. The set of statuses is not
-/// documented, so anything unknown is taken as work in progress (the raw value is shown to users).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    Ready,
-    InProgress,
-    /// On its way out (a deletion the portal accepted and is carrying out).
-    Deleting,
-    Failed,
-}
-
-impl Lifecycle {
-    pub fn of(status: &str) -> Self {
-        match status.trim().to_ascii_lowercase().as_str() {
-            "online" | "active" | "running" | "ready" | "available" | "completed" | "succeeded" => {
-                Self::Ready
-            }
-            "failed" | "error" | "errored" | "degraded" => Self::Failed,
-            "deleting" | "deleted" | "terminating" | "destroying" | "removing" => Self::Deleting,
-            _ => Self::InProgress,
-        }
-    }
-}
-
 /// A backup's own life cycle: for a backup "running" means "not finished yet".
 pub fn backup_lifecycle(status: &str) -> Lifecycle {
     match status.trim().to_ascii_lowercase().as_str() {
@@ -188,11 +166,6 @@ mod tests {
 
     #[test]
     fn statuses_classify_with_unknown_as_in_progress() {
-        assert_eq!(Lifecycle::of("online"), Lifecycle::Ready);
-        assert_eq!(Lifecycle::of("Creating"), Lifecycle::InProgress);
-        assert_eq!(Lifecycle::of("migrating"), Lifecycle::InProgress);
-        assert_eq!(Lifecycle::of("FAILED"), Lifecycle::Failed);
-        assert_eq!(Lifecycle::of("deleting"), Lifecycle::Deleting);
         assert_eq!(backup_lifecycle("running"), Lifecycle::InProgress);
         assert_eq!(backup_lifecycle("completed"), Lifecycle::Ready);
         assert_eq!(backup_lifecycle("failed"), Lifecycle::Failed);

@@ -27,8 +27,9 @@ use std::collections::HashSet;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::client::{self as portal, backup_lifecycle};
 use crate::api::{BackupPhase, RequestBaseline};
-use crate::portal::{self, Lifecycle, backup_lifecycle};
+use crate::reconcile::lifecycle::Lifecycle;
 
 /// What the portal reports of one backup.
 #[derive(Debug, Clone, PartialEq, Eq)]

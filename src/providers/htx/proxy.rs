@@ -3,35 +3,38 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{ManagedStatus, Proxy, ProxyStatus};
-use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient, percent_encode};
+use crate::api::{ManagedStatus, Provider, Proxy, ProxyStatus};
+use crate::http::{CreateRetry, PortalError, Session, percent_encode};
 
-use super::context::Context;
-use super::error::Error;
+use super::client::{self as portal, CreateProduct, Htx};
+
 use super::function::{no_owned_parameters, parameter_drift};
-use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
-use super::snapshot::Snapshots;
+use crate::reconcile::context::Context;
+use crate::reconcile::error::Error;
+use crate::reconcile::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
+use crate::reconcile::snapshot::Snapshots;
 
 has_managed_status!(ProxyStatus);
 
 impl PortalKind for Proxy {
     type Status = ProxyStatus;
     type Remote = portal::Proxy;
+    const PROVIDER: Provider = Provider::Htx;
     const NOUN: &'static str = "proxy";
 
     managed_fields!(ProxyStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Proxy> {
-        &ctx.proxies
+        &ctx.state::<super::HtxState>().proxies
     }
 
-    async fn list(client: &TokenClient) -> Result<Vec<portal::Proxy>, PortalError> {
-        client.list_proxies().await
+    async fn list(client: &Session) -> Result<Vec<portal::Proxy>, PortalError> {
+        Htx(client).list_proxies().await
     }
 
     async fn create(
         &self,
-        client: &TokenClient,
+        client: &Session,
         name: &str,
     ) -> Result<Option<portal::Proxy>, PortalError> {
         let mut fields = self.spec.parameters.clone().unwrap_or_default();
@@ -41,13 +44,13 @@ impl PortalKind for Proxy {
             name: name.to_owned(),
             fields,
         };
-        client
+        Htx(client)
             .create_proxy(&body, CreateRetry::WhenNotApplied)
             .await
     }
 
-    async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
-        client.delete_proxy(name).await
+    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+        Htx(client).delete_proxy(name).await
     }
 
     fn check_parameters(&self) -> Result<(), Error> {

@@ -15,19 +15,22 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tokio::time::Instant;
 
-use crate::api::{Backup, BackupPhase, BackupStatus, Database, DatabaseTarget, PAUSED_ANNOTATION};
-use crate::portal::{self, CreateRetry, TokenClient};
+use crate::api::{
+    Backup, BackupPhase, BackupStatus, Database, DatabaseTarget, PAUSED_ANNOTATION, Provider,
+};
+use crate::http::{CreateRetry, Session};
+use crate::providers::htx::client::{self as portal, Htx};
 
 use super::backup_plan::{self, Recovery, baseline, candidates, human_size, recover};
-use super::bindings::BindingKey;
-use super::conditions::{self, READY, Wanted};
-use super::context::Context;
-use super::error::Error;
-use super::kind::PortalKind;
-use super::managed;
-use super::shell::{Reconciled, Run, StatusParts, object_key};
-use super::snapshot::Snapshots;
-use super::tokens::TokenLocation;
+use crate::reconcile::bindings::BindingKey;
+use crate::reconcile::conditions::{self, READY, Wanted};
+use crate::reconcile::context::Context;
+use crate::reconcile::credentials::Located;
+use crate::reconcile::error::Error;
+use crate::reconcile::kind::PortalKind;
+use crate::reconcile::managed;
+use crate::reconcile::shell::{Reconciled, Run, StatusParts, object_key};
+use crate::reconcile::snapshot::Snapshots;
 
 /// What the Backup reconciles of one operator process share.
 pub struct BackupRequests {
@@ -103,10 +106,10 @@ fn with(run: &Run<'_, Backup>, wanted: &[Wanted]) -> BackupStatus {
     status
 }
 
-/// The database to back up and the token to use.
+/// The database to back up and where the calls go.
 struct Target {
     database: String,
-    token: TokenLocation,
+    located: Located,
 }
 
 enum Resolved {
@@ -139,26 +142,23 @@ async fn drive(run: &mut Run<'_, Backup>) -> Result<Action, Error> {
     let status = run.status().clone();
     let target = match resolve(object, ctx, &status).await? {
         Resolved::Target(target) => target,
-        Resolved::Waiting(message) => return wait_for_database(run, message).await,
+        Resolved::Waiting(message) => return wait(run, "DatabaseNotReady", message).await,
     };
     follow(run, &target, resync).await
 }
 
-/// The database and token. Once the backup is asked for, the database is the one in status.
+/// The database and where its calls go. Once the backup is asked for, the database is the one
+/// in status.
 async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Result<Resolved, Error> {
     let source = &object.spec.source;
-    let own_token = source.token_secret_ref.as_ref();
     let asked = status.backup_id.is_some() || status.create_requested_at.is_some();
     if let Some(database) = status.database_name.clone().filter(|_| asked) {
-        let reference = match (own_token, &source.database_ref) {
-            (Some(reference), _) => Some(reference.clone()),
-            (None, Some(database_ref)) => database_object(ctx, object, &database_ref.name)
-                .await?
-                .and_then(|db| db.spec.managed.token_secret_ref),
-            (None, None) => None,
+        let db = match &source.database_ref {
+            Some(reference) => database_object(ctx, object, &reference.name).await?,
+            None => None,
         };
-        let token = managed::token_location_of(ctx, object, reference.as_ref());
-        return Ok(Resolved::Target(Target { database, token }));
+        let located = located(ctx, object, db.as_ref())?;
+        return Ok(Resolved::Target(Target { database, located }));
     }
     match source.target() {
         Err(message) => Err(Error::InvalidSpec {
@@ -166,10 +166,10 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
             message: message.to_owned(),
         }),
         Ok(DatabaseTarget::Portal(name)) => {
-            let token = managed::token_location_of(ctx, object, own_token);
+            let located = located(ctx, object, None)?;
             // A database bound by an object of another namespace is that tenant's.
             let key = BindingKey {
-                credentials: token.clone(),
+                credentials: located.secret.clone(),
                 product: <Database as PortalKind>::NOUN,
                 name: name.to_owned(),
             };
@@ -185,7 +185,7 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
             }
             Ok(Resolved::Target(Target {
                 database: name.to_owned(),
-                token,
+                located,
             }))
         }
         Ok(DatabaseTarget::Object(name)) => {
@@ -209,13 +209,22 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
                 .and_then(|s| s.external_name.clone())
                 .or_else(|| db.spec.managed.external_name.clone())
                 .unwrap_or_else(|| name.to_owned());
-            let reference = own_token
-                .cloned()
-                .or_else(|| db.spec.managed.token_secret_ref.clone());
-            let token = managed::token_location_of(ctx, object, reference.as_ref());
-            Ok(Resolved::Target(Target { database, token }))
+            let located = located(ctx, object, Some(&db))?;
+            Ok(Resolved::Target(Target { database, located }))
         }
     }
+}
+
+/// Where the Backup's calls go: its own credentials, else its Database's, else the default.
+fn located(ctx: &Context, object: &Backup, db: Option<&Database>) -> Result<Located, Error> {
+    let own = object.spec.source.credential_refs();
+    let refs = match db {
+        Some(db) if own.provider_config.is_none() && own.token_secret.is_none() => {
+            db.spec.managed.credential_refs()
+        }
+        _ => own,
+    };
+    managed::located(ctx, object, Provider::Htx, refs)
 }
 
 async fn database_object(
@@ -228,15 +237,18 @@ async fn database_object(
     Ok(api.get_opt(name).await?)
 }
 
-/// Pending until the database can be backed up: look again every poll interval.
-async fn wait_for_database(run: &mut Run<'_, Backup>, message: String) -> Result<Action, Error> {
-    let already = conditions::find(&run.status().conditions, READY)
-        .is_some_and(|c| c.reason == "DatabaseNotReady");
+/// Pending until the backup can be asked for: look again every poll interval.
+async fn wait(
+    run: &mut Run<'_, Backup>,
+    reason: &'static str,
+    message: String,
+) -> Result<Action, Error> {
+    let already =
+        conditions::find(&run.status().conditions, READY).is_some_and(|c| c.reason == reason);
     if !already {
-        run.publish(false, "DatabaseNotReady", message.clone())
-            .await;
+        run.publish(false, reason, message.clone()).await;
     }
-    let mut status = with(run, &[Wanted::ready(false, "DatabaseNotReady", message)]);
+    let mut status = with(run, &[Wanted::ready(false, reason, message)]);
     status.phase = Some(BackupPhase::Pending);
     run.write(status).await?;
     Ok(Action::requeue(run.ctx.timing.poll))
@@ -245,13 +257,13 @@ async fn wait_for_database(run: &mut Run<'_, Backup>, message: String) -> Result
 /// With the database and token known: follow the backup, find it after a crash, or ask for it.
 async fn follow(run: &mut Run<'_, Backup>, target: &Target, resync: bool) -> Result<Action, Error> {
     let ctx = run.ctx;
-    let client = run.portal_client(&target.token).await?;
+    let client = run.session(&target.located).await?;
     let database = target.database.as_str();
     if let Some(id) = run.status().backup_id.clone() {
         let found = observe(ctx, &client, database, &id, resync).await?;
         return mirror(run, database, &found).await;
     }
-    let lock = ctx.backups.lock(database);
+    let lock = ctx.state::<super::HtxState>().backups.lock(database);
     let _serialized = lock.lock().await;
     if run.reread().await?.is_none() {
         return Ok(Action::await_change());
@@ -277,11 +289,11 @@ async fn follow(run: &mut Run<'_, Backup>, target: &Target, resync: bool) -> Res
 /// that no other Backup claims) after that is `OutcomeUnknown`, never a second request.
 async fn find_asked(
     run: &mut Run<'_, Backup>,
-    client: &TokenClient,
+    client: &Session,
     database: &str,
     requested_at: Timestamp,
 ) -> Result<Action, Error> {
-    let listed = client.list_backups(database).await?;
+    let listed = Htx(client).list_backups(database).await?;
     let recorded = run.status().request_baseline.clone().unwrap_or_default();
     let claimed = claimed_by_others(&run.api, &run.object.uid().unwrap_or_default()).await?;
     let found = candidates(&listed, &recorded, &claimed);
@@ -331,13 +343,25 @@ fn outcome_unknown_message(database: &str, requested_at: Timestamp, ids: &[&str]
     )
 }
 
+/// Backup ids other Backup objects in this namespace hold.
+async fn claimed_by_others(api: &Api<Backup>, uid: &str) -> Result<HashSet<String>, Error> {
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|other| other.metadata.uid.as_deref() != Some(uid))
+        .filter_map(|other| other.status?.backup_id)
+        .collect())
+}
+
 /// Records the intent, then asks the portal for the backup, once.
 async fn request(
     run: &mut Run<'_, Backup>,
-    client: &TokenClient,
+    client: &Session,
     database: &str,
 ) -> Result<Action, Error> {
-    let listed = client.list_backups(database).await?;
+    let listed = Htx(client).list_backups(database).await?;
     // The permit first, then the intent: the intent is written right before the request leaves.
     client.reserve_write().await;
     let message = format!("asking the portal for a backup of database '{database}'");
@@ -348,7 +372,7 @@ async fn request(
     intent.request_baseline = Some(baseline(&listed));
     run.write(intent).await?;
 
-    match client
+    match Htx(client)
         .create_backup(database, CreateRetry::WhenNotApplied)
         .await
     {
@@ -378,11 +402,11 @@ async fn request(
             status.create_requested_at = None;
             status.request_baseline = None;
             run.write(status).await?;
-            if let crate::portal::PortalError::Rejected { status: 409, .. } = &error {
+            if let crate::http::PortalError::Rejected { status: 409, .. } = &error {
                 let message = format!(
                     "the portal cannot back up database '{database}' now ({error}): asking again shortly"
                 );
-                return wait_for_database(run, message).await;
+                return wait(run, "DatabaseNotReady", message).await;
             }
             Err(error.into())
         }
@@ -392,24 +416,12 @@ async fn request(
     }
 }
 
-/// Backup ids other Backup objects in this namespace hold.
-async fn claimed_by_others(api: &Api<Backup>, uid: &str) -> Result<HashSet<String>, Error> {
-    Ok(api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|other| other.metadata.uid.as_deref() != Some(uid))
-        .filter_map(|other| other.status?.backup_id)
-        .collect())
-}
-
 /// The backup `id` from a shared list of the database's backups no older than the poll
 /// interval (taken now for a resync request); a backup missing from it is looked for in a list
 /// taken now before it counts as gone.
 async fn observe(
     ctx: &Context,
-    client: &TokenClient,
+    client: &Session,
     database: &str,
     id: &str,
     fresh: bool,
@@ -418,7 +430,7 @@ async fn observe(
     (client.fingerprint(), database).hash(&mut hasher);
     let key = hasher.finish();
     let list = || async {
-        let items = client.list_backups(database).await?;
+        let items = Htx(client).list_backups(database).await?;
         Ok(items.into_iter().map(|b| (b.id.clone(), b)).collect())
     };
     let now = Instant::now();
@@ -427,7 +439,7 @@ async fn observe(
     } else {
         now.checked_sub(ctx.timing.poll).unwrap_or(now)
     };
-    let snapshots = &ctx.backups.snapshots;
+    let snapshots = &ctx.state::<super::HtxState>().backups.snapshots;
     let snapshot = snapshots.get(key, not_before, list).await?;
     if let Some(found) = snapshot.by_name.get(id) {
         return Ok(found.clone());
@@ -522,5 +534,5 @@ pub async fn deleted(ctx: &Context, object: &Backup) {
         _ => "the Backup object is deleted before a backup was asked for: nothing at the portal"
             .to_owned(),
     };
-    super::report::publish(ctx, object, false, "Deleted", note).await;
+    crate::reconcile::report::publish(ctx, object, false, "Deleted", note).await;
 }

@@ -1,18 +1,13 @@
 //! The portal API token: a secret that never shows up in `Debug`, `Display`, logs or errors.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::LazyLock;
 
-/// A bearer token for the HTX portal (`htx_…`).
+/// A portal API credential (an HTX token `htx_…`, a WaysCloud API key, a PaaS key `ak_…`).
 ///
 /// The value is reachable only through [`ApiToken::expose`], which the HTTP layer calls to build
 /// the `Authorization` header. Formatting the token prints a fixed placeholder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
-
-/// Keys the per-token limiters without keeping the token itself in the registry's keys.
-static FINGERPRINT_KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
 impl ApiToken {
     /// Wraps a token, trimming the whitespace that Secrets written with `echo` often carry.
@@ -31,11 +26,6 @@ impl ApiToken {
     /// The raw token, for the `Authorization` header only.
     pub fn expose(&self) -> &str {
         &self.0
-    }
-
-    /// A process-local fingerprint: equal for equal tokens, useless to recover the token.
-    pub fn fingerprint(&self) -> u64 {
-        FINGERPRINT_KEYS.hash_one(&self.0)
     }
 }
 
@@ -81,18 +71,5 @@ mod tests {
         assert_eq!(ApiToken::new(" htx_a\n").unwrap().expose(), "htx_a");
         assert_eq!(ApiToken::new("  \n"), Err(InvalidToken::Empty));
         assert_eq!(ApiToken::new("htx a"), Err(InvalidToken::BadCharacters));
-    }
-
-    #[test]
-    fn fingerprint_tells_tokens_apart() {
-        let a = ApiToken::new("htx_a").unwrap();
-        assert_eq!(
-            a.fingerprint(),
-            ApiToken::new("htx_a").unwrap().fingerprint()
-        );
-        assert_ne!(
-            a.fingerprint(),
-            ApiToken::new("htx_b").unwrap().fingerprint()
-        );
     }
 }

@@ -290,7 +290,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::model::parse_create;
+    use crate::providers::htx::sim::model::parse_create;
     use serde_json::json;
 
     fn db(name: &str, ready_ms: u64) -> Record {

@@ -3,34 +3,37 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{Function, FunctionStatus, ManagedStatus};
-use crate::portal::{self, CreateProduct, CreateRetry, PortalError, TokenClient};
+use crate::api::{Function, FunctionStatus, ManagedStatus, Provider};
+use crate::http::{CreateRetry, PortalError, Session};
 
-use super::context::Context;
-use super::error::Error;
-use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
-use super::snapshot::Snapshots;
+use super::client::{self as portal, CreateProduct, Htx};
+
+use crate::reconcile::context::Context;
+use crate::reconcile::error::Error;
+use crate::reconcile::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
+use crate::reconcile::snapshot::Snapshots;
 
 has_managed_status!(FunctionStatus);
 
 impl PortalKind for Function {
     type Status = FunctionStatus;
     type Remote = portal::Function;
+    const PROVIDER: Provider = Provider::Htx;
     const NOUN: &'static str = "function";
 
     managed_fields!(FunctionStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Function> {
-        &ctx.functions
+        &ctx.state::<super::HtxState>().functions
     }
 
-    async fn list(client: &TokenClient) -> Result<Vec<portal::Function>, PortalError> {
-        client.list_functions().await
+    async fn list(client: &Session) -> Result<Vec<portal::Function>, PortalError> {
+        Htx(client).list_functions().await
     }
 
     async fn create(
         &self,
-        client: &TokenClient,
+        client: &Session,
         name: &str,
     ) -> Result<Option<portal::Function>, PortalError> {
         let mut fields = self.spec.parameters.clone().unwrap_or_default();
@@ -39,13 +42,13 @@ impl PortalKind for Function {
             name: name.to_owned(),
             fields,
         };
-        client
+        Htx(client)
             .create_function(&body, CreateRetry::WhenNotApplied)
             .await
     }
 
-    async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
-        client.delete_function(name).await
+    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+        Htx(client).delete_function(name).await
     }
 
     fn check_parameters(&self) -> Result<(), Error> {

@@ -15,13 +15,13 @@ use crate::api::{
     Backup, BackupPhase, BackupSchedule, BackupScheduleStatus, BackupSpec, PAUSED_ANNOTATION,
 };
 
-use super::conditions::{self, READY, Wanted};
-use super::context::Context;
-use super::error::Error;
-use super::managed;
-use super::report::{MANAGER, publish};
 use super::schedule_plan::{Due, Made, Schedule, backup_name, due, to_prune};
-use super::shell::{Reconciled, Run, StatusParts};
+use crate::reconcile::conditions::{self, READY, Wanted};
+use crate::reconcile::context::Context;
+use crate::reconcile::error::Error;
+use crate::reconcile::managed;
+use crate::reconcile::report::{MANAGER, publish};
+use crate::reconcile::shell::{Reconciled, Run, StatusParts};
 
 /// On each Backup a schedule creates: the slot it was created for (RFC 3339, UTC).
 pub const SCHEDULED_AT_ANNOTATION: &str = "htx.vinacis.com/scheduled-at";

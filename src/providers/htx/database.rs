@@ -2,33 +2,36 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::{Database, DatabaseStatus, ManagedStatus};
-use crate::portal::{self, CreateDatabase, CreateRetry, PortalError, TokenClient};
+use crate::api::{Database, DatabaseStatus, ManagedStatus, Provider};
+use crate::http::{CreateRetry, PortalError, Session};
 
-use super::context::Context;
-use super::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
-use super::snapshot::Snapshots;
+use super::client::{self as portal, CreateDatabase, Htx};
+
+use crate::reconcile::context::Context;
+use crate::reconcile::kind::{LookUp, PortalKind, has_managed_status, managed_fields};
+use crate::reconcile::snapshot::Snapshots;
 
 has_managed_status!(DatabaseStatus);
 
 impl PortalKind for Database {
     type Status = DatabaseStatus;
     type Remote = portal::Database;
+    const PROVIDER: Provider = Provider::Htx;
     const NOUN: &'static str = "database";
 
     managed_fields!(DatabaseStatus);
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Database> {
-        &ctx.databases
+        &ctx.state::<super::HtxState>().databases
     }
 
-    async fn list(client: &TokenClient) -> Result<Vec<portal::Database>, PortalError> {
-        client.list_databases().await
+    async fn list(client: &Session) -> Result<Vec<portal::Database>, PortalError> {
+        Htx(client).list_databases().await
     }
 
     async fn create(
         &self,
-        client: &TokenClient,
+        client: &Session,
         name: &str,
     ) -> Result<Option<portal::Database>, PortalError> {
         let body = CreateDatabase {
@@ -36,17 +39,17 @@ impl PortalKind for Database {
             engine: self.spec.engine.as_str().to_owned(),
             sku: self.spec.sku.clone(),
         };
-        client
+        Htx(client)
             .create_database(&body, CreateRetry::WhenNotApplied)
             .await
     }
 
-    async fn delete(client: &TokenClient, name: &str) -> Result<(), PortalError> {
-        client.delete_database(name).await
+    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+        Htx(client).delete_database(name).await
     }
 
     const LOOK_UP: Option<LookUp<portal::Database>> =
-        Some(|client, name| Box::pin(client.find_database(name)));
+        Some(|client, name| Box::pin(async move { Htx(client).find_database(name).await }));
 
     fn remote_name(remote: &portal::Database) -> &str {
         &remote.name

@@ -10,33 +10,25 @@ pub const MAX_TEXT: usize = 300;
 /// What replaces a credential.
 pub const REDACTED: &str = "<redacted>";
 
-/// Prefixes of the credentials the portals issue: a word starting with one of these and long
-/// enough to be a credential is masked even when it is not the one presented (an older token, a
-/// colleague's).
-const CREDENTIAL_PREFIXES: [&str; 3] = ["htx_", "ak_live_", "ak_test_"];
-
 /// The shortest credential-shaped word masked (prefix included).
 const MIN_CREDENTIAL_LEN: usize = 12;
 
-/// `text` without `secret` (and without credential-shaped words), at most [`MAX_TEXT`]
-/// characters.
-pub fn scrub(text: &str, secret: &str) -> String {
+/// `text` without `secret`, and without words that start with one of `prefixes` (the shapes of
+/// the provider's credentials: an older token, a colleague's, is masked too), at most
+/// [`MAX_TEXT`] characters.
+pub fn scrub(text: &str, secret: &str, prefixes: &[&str]) -> String {
     let without_secret = if secret.is_empty() {
         text.to_owned()
     } else {
         text.replace(secret, REDACTED)
     };
-    cap(&mask_credential_words(&without_secret))
+    cap(&mask_credential_words(&without_secret, prefixes))
 }
 
-fn mask_credential_words(text: &str) -> String {
+fn mask_credential_words(text: &str, prefixes: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = CREDENTIAL_PREFIXES
-        .iter()
-        .filter_map(|prefix| rest.find(prefix))
-        .min()
-    {
+    while let Some(start) = prefixes.iter().filter_map(|prefix| rest.find(prefix)).min() {
         let word_len = rest[start..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
             .unwrap_or(rest.len() - start);
@@ -68,7 +60,7 @@ mod tests {
     fn the_presented_secret_is_cut_out_wherever_it_appears() {
         let secret = "tok3n-that-is-odd";
         let text = format!("API token '{secret}' is not valid ({secret})");
-        let scrubbed = scrub(&text, secret);
+        let scrubbed = scrub(&text, secret, &[]);
         assert!(!scrubbed.contains(secret), "{scrubbed}");
         assert_eq!(scrubbed, "API token '<redacted>' is not valid (<redacted>)");
     }
@@ -78,6 +70,7 @@ mod tests {
         let scrubbed = scrub(
             "old token htx_0123456789abcdef revoked; use htx_ prefix, key ak_live_ZZZZ9999yyyy",
             "htx_other",
+            &["htx_", "ak_live_"],
         );
         assert_eq!(
             scrubbed,
@@ -88,9 +81,9 @@ mod tests {
     #[test]
     fn long_texts_are_capped_on_a_character_boundary() {
         let text = "é".repeat(MAX_TEXT + 10);
-        let scrubbed = scrub(&text, "x");
+        let scrubbed = scrub(&text, "x", &[]);
         assert_eq!(scrubbed.chars().count(), MAX_TEXT + 1);
         assert!(scrubbed.ends_with('…'));
-        assert_eq!(scrub("short", "x"), "short");
+        assert_eq!(scrub("short", "x", &[]), "short");
     }
 }
