@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -216,6 +216,78 @@ async fn a_crash_between_the_backup_request_and_the_status_write_backs_up_once()
     stack.finish().await;
 }
 
+/// A Backup whose request was cut short (the operator died between recording the intent and
+/// sending it) keeps its database's other requests waiting until it is resolved: otherwise the
+/// next Backup's backup, once that Backup is deleted (pruned by a schedule, say), is the one
+/// new backup no other Backup claims, and would be taken for the first one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_backups_backup_is_never_taken_for_an_unanswered_request() {
+    let mut options = StackOptions::default();
+    options
+        .operator_args
+        .extend(["--list-lag".to_owned(), "10s".to_owned()]);
+    let mut stack = Stack::start(options).await;
+    ready_database(&stack, "shop").await;
+    let api = stack.api::<Backup>();
+
+    // Cut short: the intent is recorded, the request never left.
+    stack.kill_operator().await;
+    create(
+        &api,
+        &object(
+            "Backup",
+            "cut-short",
+            json!({"databaseRef": {"name": "shop"}}),
+        ),
+    )
+    .await;
+    let intent = json!({"status": {
+        "phase": "Pending",
+        "databaseName": "shop",
+        "createRequestedAt": Timestamp::now().to_string(),
+        "requestBaseline": {"ids": []},
+    }});
+    api.patch_status("cut-short", &PatchParams::default(), &Patch::Merge(&intent))
+        .await
+        .unwrap();
+    stack.start_operator();
+
+    create(
+        &api,
+        &object("Backup", "next", json!({"databaseRef": {"name": "shop"}})),
+    )
+    .await;
+    let next = wait_for(&api, "next", "Completed", SHORT, |b: &Backup| {
+        phase(b) == Some(BackupPhase::Completed)
+    })
+    .await;
+    let taken = next.status.unwrap().backup_id.unwrap();
+    let events = events_report(stack.client.clone(), Some(stack.ns.name()), "next").await;
+    assert!(events.contains("RequestUnanswered"), "{events}");
+    api.delete("next", &DeleteParams::default()).await.unwrap();
+
+    let resolved = wait_for(&api, "cut-short", "resolved", SHORT, |b: &Backup| {
+        matches!(
+            phase(b),
+            Some(BackupPhase::OutcomeUnknown | BackupPhase::Completed)
+        )
+    })
+    .await;
+    let status = resolved.status.unwrap();
+    assert_ne!(
+        status.backup_id.as_deref(),
+        Some(taken.as_str()),
+        "the deleted Backup's backup was taken for the unanswered request"
+    );
+    assert_eq!(status.phase, Some(BackupPhase::OutcomeUnknown));
+    assert_eq!(
+        portal_backups(&stack, "shop").len(),
+        1,
+        "asked once, by 'next'"
+    );
+    stack.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_of_a_database_still_creating_waits_then_runs_once() {
     // The database stays creating until the test lets it come online.
@@ -244,6 +316,15 @@ async fn a_backup_of_a_database_still_creating_waits_then_runs_once() {
         stack.sim.hooks().stats().route_total("POST", BACKUPS_ROUTE),
         0
     );
+    // The database exists at the portal (creating) before the test brings it online.
+    wait_for(
+        &databases,
+        "slow",
+        "Creating",
+        SHORT,
+        not_ready_because("Creating"),
+    )
+    .await;
     stack
         .sim
         .hooks()
@@ -296,14 +377,22 @@ async fn until_seen(names: &Mutex<BTreeSet<String>>, count: usize, pick: impl Fn
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_takes_one_backup_per_slot_across_a_restart_and_prunes() {
     const PERIOD: i64 = 5;
-    let mut stack = Stack::start(StackOptions::default()).await;
+    let mut options = StackOptions::default();
+    // A request the kill cuts short is given up before the restart, not waited on after it.
+    options
+        .operator_args
+        .extend(["--list-lag".to_owned(), "3s".to_owned()]);
+    let mut stack = Stack::start(options).await;
     ready_database(&stack, "orders").await;
     let backups = stack.api::<Backup>();
 
     // Every Backup that ever exists, however briefly.
     let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    // The portal backup each of them recorded, for a failure to show.
+    let ids = Arc::new(Mutex::new(BTreeMap::new()));
     let recorder = {
         let seen = seen.clone();
+        let ids = ids.clone();
         let stream = watcher(backups.clone(), watcher::Config::default())
             .default_backoff()
             .applied_objects();
@@ -311,6 +400,9 @@ async fn a_schedule_takes_one_backup_per_slot_across_a_restart_and_prunes() {
             let mut stream = std::pin::pin!(stream);
             while let Some(Ok(backup)) = stream.next().await {
                 seen.lock().unwrap().insert(backup.name_any());
+                if let Some(id) = backup.status.as_ref().and_then(|s| s.backup_id.clone()) {
+                    ids.lock().unwrap().insert(backup.name_any(), id);
+                }
             }
         })
     };
@@ -354,15 +446,21 @@ async fn a_schedule_takes_one_backup_per_slot_across_a_restart_and_prunes() {
     .await;
     let status = suspended.status.unwrap();
     assert!(status.next_schedule_time.is_none());
-    // Every Backup finishes, and only the two newest Completed ones are kept.
+    // Every Backup finishes, and only the two newest Completed ones are kept. The kill may cut
+    // one request short (intent recorded, request not sent): that Backup cannot tell whether its
+    // backup was taken and stops at OutcomeUnknown, which is kept for a person.
     let deadline = tokio::time::Instant::now() + SHORT;
-    let kept = loop {
+    let (kept, unknown) = loop {
         let list = backups.list(&ListParams::default()).await.unwrap().items;
-        let all_done = list
+        let (completed, others): (Vec<Backup>, Vec<Backup>) = list
             .iter()
-            .all(|b| phase(b) == Some(BackupPhase::Completed));
-        if all_done && list.len() == 2 {
-            break list;
+            .cloned()
+            .partition(|b| phase(b) == Some(BackupPhase::Completed));
+        let all_done = others
+            .iter()
+            .all(|b| phase(b) == Some(BackupPhase::OutcomeUnknown));
+        if all_done && completed.len() == 2 && others.len() <= 1 {
+            break (completed, others);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -374,6 +472,13 @@ async fn a_schedule_takes_one_backup_per_slot_across_a_restart_and_prunes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     recorder.abort();
+    if let Some(cut) = unknown.first() {
+        assert!(
+            slot_of(&cut.name_any()) <= last_before,
+            "only a request the kill cut short is unknown: {}",
+            cut.name_any()
+        );
+    }
 
     let names: Vec<String> = seen.lock().unwrap().iter().cloned().collect();
     let slots: BTreeSet<i64> = names.iter().map(|n| slot_of(n)).collect();
@@ -389,12 +494,19 @@ async fn a_schedule_takes_one_backup_per_slot_across_a_restart_and_prunes() {
         after.windows(2).all(|pair| pair[1] - pair[0] == PERIOD),
         "after the catch-up every slot is taken, one Backup each: {names:?}"
     );
+    let at_portal: Vec<serde_json::Value> = portal_backups(&stack, "orders")
+        .iter()
+        .map(|b| json!([b["id"], b["created_at"]]))
+        .collect();
+    let held = ids.lock().unwrap().clone();
+    let distinct: BTreeSet<&String> = held.values().collect();
     assert_eq!(
-        portal_backups(&stack, "orders").len(),
-        names.len(),
-        "each Backup asked the portal exactly once"
+        (distinct.len(), at_portal.len()),
+        (held.len(), names.len() - unknown.len()),
+        "each Backup asked the portal exactly once and holds its own backup: Backups and their backups {held:?}, at the portal {at_portal:?}"
     );
     let newest: Vec<String> = names.iter().rev().take(2).cloned().collect();
+    // (The newest two slots are after the restart: neither is the one cut short.)
     let mut kept_names: Vec<String> = kept.iter().map(|b| b.name_any()).collect();
     kept_names.sort();
     kept_names.reverse();

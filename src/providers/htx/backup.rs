@@ -278,9 +278,49 @@ async fn follow(run: &mut Run<'_, Backup>, target: &Target, resync: bool) -> Res
         let found = observe(ctx, &client, database, &id, resync).await?;
         return mirror(run, database, &found).await;
     }
-    match status.create_requested_at.clone() {
-        Some(requested_at) => find_asked(run, &client, database, requested_at.0).await,
-        None => request(run, &client, database).await,
+    if let Some(requested_at) = status.create_requested_at.clone() {
+        return find_asked(run, &client, database, requested_at.0).await;
+    }
+    let others = Others::list(&run.api, run.object).await?;
+    if let Some(other) = others.awaiting_answer(database) {
+        let message = format!(
+            "waiting for Backup '{other}', whose request for a backup of database '{database}' has no answer recorded yet (found within --list-lag, or given up): \
+             one request at a time per database keeps every backup found by its own Backup"
+        );
+        return wait(run, "RequestUnanswered", message).await;
+    }
+    request(run, &client, database).await
+}
+
+/// The other Backups of the namespace, as stored now.
+struct Others(Vec<Backup>);
+
+impl Others {
+    async fn list(api: &Api<Backup>, object: &Backup) -> Result<Self, Error> {
+        let uid = object.uid().unwrap_or_default();
+        let mut others = api.list(&ListParams::default()).await?.items;
+        others.retain(|other| other.metadata.uid.as_deref() != Some(uid.as_str()));
+        Ok(Self(others))
+    }
+
+    /// The portal backups they hold.
+    fn claimed(&self) -> HashSet<String> {
+        self.statuses()
+            .filter_map(|(_, status)| status.backup_id.clone())
+            .collect()
+    }
+
+    /// One of them whose request for a backup of `database` is still unanswered.
+    fn awaiting_answer(&self, database: &str) -> Option<String> {
+        self.statuses()
+            .find(|(_, status)| backup_plan::awaiting_answer(status, database))
+            .map(|(backup, _)| backup.name_any())
+    }
+
+    fn statuses(&self) -> impl Iterator<Item = (&Backup, &BackupStatus)> {
+        self.0
+            .iter()
+            .filter_map(|backup| Some((backup, backup.status.as_ref()?)))
     }
 }
 
@@ -295,7 +335,7 @@ async fn find_asked(
 ) -> Result<Action, Error> {
     let listed = Htx(client).list_backups(database).await?;
     let recorded = run.status().request_baseline.clone().unwrap_or_default();
-    let claimed = claimed_by_others(&run.api, &run.object.uid().unwrap_or_default()).await?;
+    let claimed = Others::list(&run.api, run.object).await?.claimed();
     let found = candidates(&listed, &recorded, &claimed);
     let age = Timestamp::now().duration_since(requested_at);
     let lag = SignedDuration::try_from(run.ctx.timing.list_lag).unwrap_or_default();
@@ -341,18 +381,6 @@ fn outcome_unknown_message(database: &str, requested_at: Timestamp, ids: &[&str]
         "a backup of database '{database}' was asked for at {requested_at} and its answer was lost; {seen}, so whether it was taken cannot be told. \
          The operator does not ask twice: check the database's backups at the portal, then delete this Backup (and create a new one to ask again)"
     )
-}
-
-/// Backup ids other Backup objects in this namespace hold.
-async fn claimed_by_others(api: &Api<Backup>, uid: &str) -> Result<HashSet<String>, Error> {
-    Ok(api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|other| other.metadata.uid.as_deref() != Some(uid))
-        .filter_map(|other| other.status?.backup_id)
-        .collect())
 }
 
 /// Records the intent, then asks the portal for the backup, once.

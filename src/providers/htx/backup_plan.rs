@@ -16,8 +16,12 @@
 //! A list may lag behind the request, so none found is looked for again until `--list-lag` has
 //! passed since the intent. Still none then (or several no other Backup claims): the outcome
 //! cannot be told, and the Backup stops at `OutcomeUnknown` for a person to decide; it never asks
-//! twice. Within one operator process, requests for one database are serialised (intent, request,
-//! status write), so a Backup's baseline holds every backup asked for before it.
+//! twice. Requests for one database are serialised: within one operator process (intent, request,
+//! status write under one lock), and across a restart, since no request is sent while another
+//! Backup of the namespace has one for that database still [`awaiting_answer`]. So a Backup's
+//! baseline holds every backup asked for before it, and no backup asked for after it is new to
+//! it unless its Backup still claims it: deleting that Backup later (a schedule pruning it)
+//! cannot make it look like the lost one.
 //!
 //! Limits: a backup of the same database made at that moment by something else (the portal's web
 //! UI, another tool, a Backup in a namespace this operator does not look at) that is the only new
@@ -28,7 +32,7 @@ use std::collections::HashSet;
 use k8s_openapi::jiff::Timestamp;
 
 use super::client::{self as portal, backup_lifecycle};
-use crate::api::{BackupPhase, RequestBaseline};
+use crate::api::{BackupPhase, BackupStatus, RequestBaseline};
 use crate::reconcile::lifecycle::Lifecycle;
 
 /// What the portal reports of one backup.
@@ -108,6 +112,15 @@ pub fn candidates<'a>(
     found.into_iter().map(|(_, b)| b).collect()
 }
 
+/// Whether a Backup asked for a backup of `database` and has not yet found out what became of it
+/// (found it, or given up at `OutcomeUnknown`).
+pub fn awaiting_answer(status: &BackupStatus, database: &str) -> bool {
+    status.database_name.as_deref() == Some(database)
+        && status.create_requested_at.is_some()
+        && status.backup_id.is_none()
+        && status.phase != Some(BackupPhase::OutcomeUnknown)
+}
+
 /// What to make of the candidates for a request whose answer was never recorded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Recovery<'a> {
@@ -163,6 +176,34 @@ mod tests {
     const T1: &str = "2026-01-01T10:00:00.000Z";
     const T2: &str = "2026-01-01T10:00:05.000Z";
     const T3: &str = "2026-01-01T10:00:07.250Z";
+
+    #[test]
+    fn only_an_asked_unanswered_request_for_that_database_awaits_an_answer() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let asked = BackupStatus {
+            database_name: Some("shop".to_owned()),
+            create_requested_at: Some(Time(Timestamp::UNIX_EPOCH)),
+            phase: Some(BackupPhase::Pending),
+            ..BackupStatus::default()
+        };
+        assert!(awaiting_answer(&asked, "shop"));
+        assert!(!awaiting_answer(&asked, "other"));
+        let answered = BackupStatus {
+            backup_id: Some("b-1".to_owned()),
+            ..asked.clone()
+        };
+        assert!(!awaiting_answer(&answered, "shop"));
+        let given_up = BackupStatus {
+            phase: Some(BackupPhase::OutcomeUnknown),
+            ..asked.clone()
+        };
+        assert!(!awaiting_answer(&given_up, "shop"));
+        let not_asked = BackupStatus {
+            create_requested_at: None,
+            ..asked
+        };
+        assert!(!awaiting_answer(&not_asked, "shop"));
+    }
 
     #[test]
     fn the_baseline_keeps_only_the_newest_and_the_undated() {
