@@ -90,6 +90,10 @@ struct RunArgs {
     /// request's answer was lost is looked for that long, then reported OutcomeUnknown.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     list_lag: Duration,
+    /// How often the reads beyond the lists are repeated for an object whose spec did not change
+    /// (a WaysDatabase's settings, firewall and backup policy: up to three calls each).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    deep_resync: Duration,
     /// Portal requests per minute per token (the portal allows 120).
     #[arg(long, default_value_t = Budget::DEFAULT_PER_MINUTE)]
     rate_per_minute: u32,
@@ -225,6 +229,7 @@ async fn run(args: RunArgs) -> ExitCode {
             resync: args.resync,
             poll: args.poll,
             list_lag: args.list_lag,
+            deep_resync: args.deep_resync,
         },
         namespaces: args.namespaces,
         concurrency: args.concurrency,

@@ -37,14 +37,10 @@ pub const NAME_IS_A_PORTAL_NAME: (&str, &str) = (
     "metadata.name is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen): set spec.externalName to one",
 );
 
-/// Admission rule of every kind that names credentials: a token Secret or a ProviderConfig.
-pub const ONE_CREDENTIAL_SOURCE: &str = "set at most one of spec.tokenSecretRef and spec.providerConfigRef: the ProviderConfig names its own credentials Secret";
-
-/// The fields every kind that owns a portal resource shares.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+/// The name of an HTX portal resource (Database, Function, Proxy).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = at_most_one_of("tokenSecretRef", "providerConfigRef", ONE_CREDENTIAL_SOURCE))]
-pub struct ManagedSpec {
+pub struct PortalName {
     /// The resource's name at the portal. Defaults to `metadata.name`. Portal names are 3 to 63
     /// characters of lowercase letters, digits and hyphens, starting with a letter and not ending
     /// with a hyphen. Cannot change once the portal resource exists (see `status.externalName`).
@@ -54,7 +50,16 @@ pub struct ManagedSpec {
         regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
     )]
     pub external_name: Option<String>,
+}
 
+/// Admission rule of every kind that names credentials: a token Secret or a ProviderConfig.
+pub const ONE_CREDENTIAL_SOURCE: &str = "set at most one of spec.tokenSecretRef and spec.providerConfigRef: the ProviderConfig names its own credentials Secret";
+
+/// The fields every kind that owns a portal resource shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = at_most_one_of("tokenSecretRef", "providerConfigRef", ONE_CREDENTIAL_SOURCE))]
+pub struct ManagedSpec {
     /// `Manage` (the default): create, observe and delete the portal resource. `Observe`: never
     /// create or delete; only mirror an existing portal resource of that name into status.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME};
+use super::common::{
+    EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME, PortalName,
+};
 use super::rules::immutable;
 
 /// The database wanted at the portal. The operator creates it, mirrors its state into status and
@@ -41,6 +43,8 @@ pub struct DatabaseSpec {
         regex(pattern = r"^[a-z]{2}-[a-z0-9]+(-[a-z0-9]+)+$")
     )]
     pub sku: String,
+    #[serde(flatten)]
+    pub portal_name: PortalName,
     #[serde(flatten)]
     pub managed: ManagedSpec,
 }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{
-    EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME, free_form_object,
+    EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus, NAME_IS_A_PORTAL_NAME, PortalName,
+    free_form_object,
 };
 use super::rules::immutable;
 
@@ -44,6 +45,8 @@ pub struct FunctionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub parameters: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub portal_name: PortalName,
     #[serde(flatten)]
     pub managed: ManagedSpec,
 }

@@ -1,4 +1,5 @@
-//! The Kubernetes API of the operator: group `htx.vinacis.com`, version `v1alpha1`.
+//! The Kubernetes API of the operator: groups `htx.vinacis.com` (HTX and ProviderConfig) and
+//! `wayscloud.vinacis.com` (WaysCloud), version `v1alpha1`.
 
 pub mod backup;
 pub mod backup_schedule;
@@ -8,6 +9,7 @@ pub mod function;
 pub mod provider_config;
 pub mod proxy;
 pub mod rules;
+pub mod ways_database;
 
 pub use backup::{
     Backup, BackupPhase, BackupSpec, BackupStatus, DatabaseRef, DatabaseSource, DatabaseTarget,
@@ -16,7 +18,7 @@ pub use backup::{
 pub use backup_schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use common::{
     DeletionPolicy, FINALIZER, GROUP, LocalSecretRef, ManagedSpec, ManagedStatus, ManagementPolicy,
-    Ownership, PAUSED_ANNOTATION, ProviderConfigRef, RECONCILE_REQUESTED_ANNOTATION,
+    Ownership, PAUSED_ANNOTATION, PortalName, ProviderConfigRef, RECONCILE_REQUESTED_ANNOTATION,
     TokenSecretRef,
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
@@ -25,6 +27,10 @@ pub use provider_config::{
     CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,
 };
 pub use proxy::{Proxy, ProxySpec, ProxyStatus, ProxyType};
+pub use ways_database::{
+    BackupFrequency, BackupPolicy, CredentialsSpec, DbType, FirewallRuleStatus, FirewallSource,
+    PASSWORD_SET_ANNOTATION, WAYS_GROUP, WaysDatabase, WaysDatabaseSpec, WaysDatabaseStatus,
+};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -39,6 +45,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Proxy::crd(),
         Backup::crd(),
         BackupSchedule::crd(),
+        WaysDatabase::crd(),
     ]
 }
 

@@ -1,14 +1,16 @@
 //! `ProviderConfig`: which portal and which credentials the objects that name it use.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::rules::immutable;
 
 /// A portal and the credentials to use there: objects of this namespace name it in
 /// `spec.providerConfigRef`. Ready once the credentials authenticated with one cheap read. It
 /// stays while an object still needs it to delete its portal resource.
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "htx.vinacis.com",
     version = "v1alpha1",
@@ -25,7 +27,11 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
-    /// Which portal API: `HTX` or `WaysCloud`.
+    /// Which portal API: `HTX` or `WaysCloud`. Cannot change: the objects naming this
+    /// ProviderConfig belong to that portal.
+    #[x_kube(validation = immutable(
+        "provider cannot change: the objects naming this ProviderConfig belong to that portal; create a new ProviderConfig instead"
+    ))]
     pub provider: Provider,
     /// The portal's base URL. Defaults to the provider's own (`https://portal.vinacis.com`,
     /// `https://api.wayscloud.services`). Must be https (plain http only where the operator
@@ -48,12 +54,16 @@ pub enum Provider {
     /// HTX Cloud: Database, Function, Proxy, Backup, BackupSchedule.
     #[serde(rename = "HTX")]
     Htx,
+    /// WaysCloud Databases: WaysDatabase.
+    #[serde(rename = "WaysCloud")]
+    WaysCloud,
 }
 
 impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Htx => "HTX",
+            Self::WaysCloud => "WaysCloud",
         }
     }
 }

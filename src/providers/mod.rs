@@ -4,6 +4,7 @@
 //! is its folder plus its line in [`ALL`].
 
 pub mod htx;
+pub mod ways;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::Timing;
 
 /// Every provider the operator serves.
-pub const ALL: &[&dyn ProviderModule] = &[&htx::HtxProvider];
+pub const ALL: &[&dyn ProviderModule] = &[&htx::HtxProvider, &ways::WaysProvider];
 
 /// What a provider brings to the operator.
 pub trait ProviderModule: Send + Sync + 'static {

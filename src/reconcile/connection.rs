@@ -31,13 +31,14 @@ pub fn secret_data(details: &Map<String, Value>) -> BTreeMap<String, ByteString>
         .collect()
 }
 
-/// Writes the Secret when its data differs. A Secret of that name that this object does not
+/// Writes the Secret (with `annotations`) when its data differs. A Secret of that name that this object does not
 /// own is left alone and reported.
 pub async fn write<K>(
     ctx: &Context,
     owner: &K,
     secret_name: &str,
     details: &Map<String, Value>,
+    annotations: BTreeMap<String, String>,
 ) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
@@ -72,6 +73,7 @@ where
                 "app.kubernetes.io/managed-by".to_owned(),
                 "htx-operator".to_owned(),
             )])),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".to_owned()),

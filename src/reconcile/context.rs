@@ -25,6 +25,9 @@ pub struct Timing {
     /// How long the portal's lists may take to show a resource just created: one whose request's
     /// answer was lost is looked for that long before its outcome is called unknown.
     pub list_lag: Duration,
+    /// How often the per-resource reads beyond the lists (a WaysDatabase's settings, firewall and
+    /// backup policy) are repeated for an object whose spec did not change.
+    pub deep_resync: Duration,
 }
 
 impl Timing {
@@ -40,6 +43,7 @@ impl Default for Timing {
             resync: Duration::from_secs(600),
             poll: Duration::from_secs(5),
             list_lag: Duration::from_secs(120),
+            deep_resync: Duration::from_secs(3600),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::connection;
 use super::context::Context;
 use super::credentials::Located;
 use super::error::Error;
-use super::kind::{HasManagedStatus, PortalKind};
+use super::kind::{HasManagedStatus, Held, PortalKind};
 use super::managed::{self, ObjectState};
 use super::plan::{
     AfterCreate, AfterDelete, CreateMode, CreateOutcome, Decision, DeleteOutcome, Recorded,
@@ -52,7 +52,7 @@ fn object_state<'a, K: PortalKind>(
 ) -> ObjectState<'a> {
     ObjectState::of(
         object,
-        object.managed_spec(),
+        (object.managed_spec(), object.wanted_name()),
         Some(status.managed()),
         K::LOOK_UP.is_some(),
         ctx.timing.list_lag,
@@ -102,7 +102,7 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     match decision {
         Decision::Observe | Decision::LookUp => unreachable!("decide was given the remote"),
         Decision::Paused => paused(run).await,
-        Decision::NameChanged => Err(managed::name_changed(&state)),
+        Decision::NameChanged => Err(managed::name_changed(&state, K::NAME_FIELD)),
         Decision::AddFinalizer => {
             protect_credentials(run, &state).await?;
             report::add_finalizer(&run.api, object).await?;
@@ -122,7 +122,12 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
                 run.publish(false, "Observed", note).await;
             }
             let ownership = mirrored_ownership(&recorded, adopted, observed);
-            mirror(run, &state, remote, ownership).await
+            let held = Held {
+                remote,
+                ownership,
+                fresh: false,
+            };
+            mirror(run, &state, needs_portal(), held).await
         }
         Decision::WaitListed => {
             let new = managed::unlisted(
@@ -142,7 +147,13 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
         Decision::NotFound => Err(Error::NotFoundToObserve {
             name: state.lookup_name().to_owned(),
         }),
-        Decision::Delete => delete(run, &state, needs_portal()).await,
+        Decision::Delete => {
+            let remote = match &seen {
+                Seen::Present(remote) => Some(remote),
+                Seen::Unlisted | Seen::Gone => None,
+            };
+            delete(run, &state, needs_portal(), remote).await
+        }
         Decision::WaitDeleted => {
             let message = format!(
                 "the portal is deleting the {} '{}'",
@@ -277,8 +288,9 @@ async fn observe<K: PortalKind>(
 ) -> Result<Seen<K::Remote>, Error> {
     let ctx = run.ctx;
     let name = state.lookup_name();
+    let part = run.object.list_part();
     let list = || async {
-        let items = K::list(client).await?;
+        let items = K::list(client, part).await?;
         Ok(items
             .into_iter()
             .map(|item| (K::remote_name(&item).to_owned(), item))
@@ -286,9 +298,8 @@ async fn observe<K: PortalKind>(
     };
     let snapshots = K::snapshots(ctx);
     let not_before = state.snapshot_not_before(&ctx.timing, resync_requested);
-    let snapshot = snapshots
-        .get(client.fingerprint(), not_before, list)
-        .await?;
+    let key = snapshot_key(client, part);
+    let snapshot = snapshots.get(key, not_before, list).await?;
     if let Some(found) = snapshot.by_name.get(name) {
         return Ok(Seen::Present(found.clone()));
     }
@@ -296,12 +307,22 @@ async fn observe<K: PortalKind>(
         return Ok(Seen::Unlisted);
     }
     let confirmed = snapshots
-        .get(client.fingerprint(), tokio::time::Instant::now(), list)
+        .get(key, tokio::time::Instant::now(), list)
         .await?;
     Ok(match confirmed.by_name.get(name) {
         Some(found) => Seen::Present(found.clone()),
         None => Seen::Unlisted,
     })
+}
+
+/// The snapshot of one part of a product's list, as one credential at one portal sees it.
+fn snapshot_key(client: &Session, part: &str) -> u64 {
+    if part.is_empty() {
+        return client.fingerprint();
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(client.fingerprint(), part), &mut hasher);
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// Asks the portal about the one name (only kinds with a route for it get here).
@@ -322,7 +343,7 @@ async fn create<K: PortalKind>(
 ) -> Result<Action, Error> {
     let object = run.object;
     let name = state.lookup_name().to_owned();
-    managed::check_portal_name(state)?;
+    K::check_name(&name)?;
     if mode == CreateMode::Recreate && recorded.id.is_some() {
         let note = format!(
             "the portal {} '{name}' was deleted outside Kubernetes: creating it again",
@@ -360,13 +381,12 @@ async fn create<K: PortalKind>(
             );
             run.publish(false, "Created", note).await;
             let status = run.status().clone();
-            mirror(
-                run,
-                &object_state(run.ctx, object, &status),
-                &remote,
-                Ownership::Created,
-            )
-            .await
+            let held = Held {
+                remote: &remote,
+                ownership: Ownership::Created,
+                fresh: true,
+            };
+            mirror(run, &object_state(run.ctx, object, &status), client, held).await
         }
         AfterCreate::Owned(ownership) => {
             let (reason, note) = match (ownership, outcome) {
@@ -421,9 +441,12 @@ async fn create<K: PortalKind>(
 async fn mirror<K: PortalKind>(
     run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
-    remote: &K::Remote,
-    ownership: Ownership,
+    client: &Session,
+    held: Held<'_, K::Remote>,
 ) -> Result<Action, Error> {
+    let Held {
+        remote, ownership, ..
+    } = held;
     let object = run.object;
     let ctx = run.ctx;
     let current = run.status().clone();
@@ -457,9 +480,21 @@ async fn mirror<K: PortalKind>(
             K::connection(remote),
         )
     {
-        connection::write(ctx, object, &target.name, &details).await?;
+        connection::write(ctx, object, &target.name, &details, Default::default()).await?;
     }
-    let managed = managed::mirrored(
+    let mut status = K::mirrored(remote, current.managed().clone());
+    let mut look_again = managed::look_again_after(lifecycle, &ctx.timing);
+    if lifecycle == Lifecycle::Ready {
+        let converged = K::converge(run, client, held, &mut status).await?;
+        if converged.conditions.iter().any(|c| c.type_ == SYNCED) {
+            wanted.retain(|c| c.type_ != SYNCED);
+        }
+        wanted.extend(converged.conditions);
+        if let Some(within) = converged.look_again_within {
+            look_again = look_again.min(within);
+        }
+    }
+    *status.managed_mut() = managed::mirrored(
         current.managed(),
         state,
         run.generation(),
@@ -467,14 +502,15 @@ async fn mirror<K: PortalKind>(
         &wanted,
         ownership,
     );
-    run.write(K::mirrored(remote, managed)).await?;
-    Ok(managed::requeue_for(lifecycle, &ctx.timing))
+    run.write(status).await?;
+    Ok(Action::requeue(look_again))
 }
 
 async fn delete<K: PortalKind>(
     run: &mut Run<'_, K>,
     state: &ObjectState<'_>,
     client: &Session,
+    seen: Option<&K::Remote>,
 ) -> Result<Action, Error> {
     let name = state.lookup_name();
     // Recorded first: the write is refused if the object changed since it was read, so no delete
@@ -483,7 +519,7 @@ async fn delete<K: PortalKind>(
     let current = run.status().managed().clone();
     let asking = format!("asking the portal to delete the {} '{name}'", K::NOUN);
     write_managed(run, managed::deleting(&current, run.generation(), asking)).await?;
-    let outcome = match K::delete(client, name).await {
+    let outcome = match run.object.delete(client, name, seen).await {
         Ok(()) => DeleteOutcome::Accepted,
         Err(PortalError::NotFound { .. }) => DeleteOutcome::Gone,
         Err(error) => {

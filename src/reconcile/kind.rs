@@ -13,9 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::api::{ManagedSpec, ManagedStatus, Provider};
+use crate::api::{ManagedSpec, ManagedStatus, Ownership, Provider};
 use crate::http::{PortalError, Session};
 
+use super::conditions::Wanted;
 use super::context::Context;
 use super::error::Error;
 use super::shell::{Reconciled, Run, StatusParts};
@@ -45,15 +46,31 @@ pub trait PortalKind:
     /// The word users read in messages: "database", "function", "proxy".
     const NOUN: &'static str;
 
+    /// Where the spec names the portal resource, for messages: "spec.externalName".
+    const NAME_FIELD: &'static str;
+
     fn managed_spec(&self) -> &ManagedSpec;
     fn status(&self) -> Option<&Self::Status>;
     fn status_mut(&mut self) -> &mut Option<Self::Status>;
 
+    /// The name the object asks for at the portal (its spec's, else one made of its own name).
+    fn wanted_name(&self) -> String;
+
+    /// Refuses a name the portal would refuse, before any call.
+    fn check_name(name: &str) -> Result<(), Error>;
+
     /// The snapshots of this product, shared by every object of the kind.
     fn snapshots(ctx: &Context) -> &Snapshots<Self::Remote>;
 
+    /// Which of the product's lists holds this object's resource, where the portal lists it in
+    /// parts (by database type, say): each part is listed, and cached, on its own.
+    fn list_part(&self) -> &'static str {
+        ""
+    }
+
     fn list(
         client: &Session,
+        part: &'static str,
     ) -> impl Future<Output = Result<Vec<Self::Remote>, PortalError>> + Send;
 
     /// Creates `name` at the portal; `None` when the portal accepted without returning it.
@@ -63,8 +80,13 @@ pub trait PortalKind:
         name: &str,
     ) -> impl Future<Output = Result<Option<Self::Remote>, PortalError>> + Send;
 
-    fn delete(client: &Session, name: &str)
-    -> impl Future<Output = Result<(), PortalError>> + Send;
+    /// Deletes the resource `name`, as last seen at the portal (`None`: not in its lists).
+    fn delete(
+        &self,
+        client: &Session,
+        name: &str,
+        seen: Option<&Self::Remote>,
+    ) -> impl Future<Output = Result<(), PortalError>> + Send;
 
     /// Asks the portal about one name, where it has a route for that (`None`: it has not). The
     /// answer is authoritative: `Ok(None)` means the portal said 404.
@@ -92,6 +114,44 @@ pub trait PortalKind:
 
     /// The kind's status after mirroring `remote`, around the shared part already computed.
     fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
+
+    /// What a kind changes in place once its resource is ready (settings, rules, credentials),
+    /// filling its part of `status` (the status about to be written, with the shared part as
+    /// before).
+    fn converge(
+        run: &mut Run<'_, Self>,
+        client: &Session,
+        held: Held<'_, Self::Remote>,
+        status: &mut Self::Status,
+    ) -> impl Future<Output = Result<Converged, Error>> + Send {
+        let _ = (run, client, held, status);
+        async { Ok(Converged::default()) }
+    }
+}
+
+/// A portal resource the object holds, as this reconcile saw it.
+#[derive(Debug)]
+pub struct Held<'a, R> {
+    pub remote: &'a R,
+    pub ownership: Ownership,
+    /// `remote` is the portal's answer to this reconcile's create.
+    pub fresh: bool,
+}
+
+impl<R> Clone for Held<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Held<'_, R> {}
+
+/// What [`PortalKind::converge`] found: conditions of its own (one of type Synced replaces the
+/// shared one) and how soon it needs to look again (a rotation due, say).
+#[derive(Debug, Default)]
+pub struct Converged {
+    pub conditions: Vec<Wanted>,
+    pub look_again_within: Option<std::time::Duration>,
 }
 
 /// Asks the portal about one name: `Ok(None)` when it answered 404.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Resource;
-use kube::runtime::controller::Action;
 use tokio::time::Instant;
 
 use super::lifecycle::Lifecycle;
@@ -45,18 +44,14 @@ pub struct ObjectState<'a> {
 impl<'a> ObjectState<'a> {
     pub fn of<K: Resource>(
         object: &'a K,
-        spec: &'a ManagedSpec,
+        (spec, wanted_name): (&'a ManagedSpec, String),
         status: Option<&'a ManagedStatus>,
         can_look_up: bool,
         list_lag: Duration,
     ) -> Self {
         let meta = object.meta();
         Self {
-            wanted_name: spec
-                .external_name
-                .clone()
-                .or_else(|| meta.name.clone())
-                .unwrap_or_default(),
+            wanted_name,
             spec,
             status,
             paused: is_paused(object),
@@ -204,32 +199,11 @@ pub fn located<K: Resource>(
     )
 }
 
-/// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not
-/// ending with a hyphen. `spec.externalName` is checked by the schema; `metadata.name` is not.
-pub fn check_portal_name(state: &ObjectState) -> Result<(), Error> {
-    let name = state.lookup_name();
-    let valid = (3..=63).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
-        return Ok(());
-    }
-    Err(Error::InvalidSpec {
-        reason: "InvalidName",
-        message: format!(
-            "'{name}' is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter): set spec.externalName to one"
-        ),
-    })
-}
-
-pub fn name_changed(state: &ObjectState) -> Error {
+pub fn name_changed(state: &ObjectState, field: &str) -> Error {
     Error::InvalidSpec {
         reason: "ExternalNameImmutable",
         message: format!(
-            "spec.externalName asks for '{}' but this object is bound to the portal resource '{}', and the name cannot change: set it back",
+            "{field} asks for '{}' but this object is bound to the portal resource '{}', and the name cannot change: set it back",
             state.desired().name,
             state.lookup_name()
         ),
@@ -428,11 +402,11 @@ pub fn failed_conditions(
     conditions::merge(current, &wanted, generation, Timestamp::now())
 }
 
-/// When to look again after mirroring.
-pub fn requeue_for(lifecycle: Lifecycle, timing: &Timing) -> Action {
+/// How soon to look again after mirroring.
+pub fn look_again_after(lifecycle: Lifecycle, timing: &Timing) -> Duration {
     match lifecycle {
-        Lifecycle::InProgress | Lifecycle::Deleting => Action::requeue(timing.poll),
-        Lifecycle::Ready | Lifecycle::Failed => Action::requeue(timing.resync),
+        Lifecycle::InProgress | Lifecycle::Deleting => timing.poll,
+        Lifecycle::Ready | Lifecycle::Failed => timing.resync,
     }
 }
 

@@ -19,7 +19,8 @@ import importlib  # noqa: E402
 
 update_config = importlib.import_module("update-config")
 
-MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules"]
+MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules", "providerconfigs"]
+WAYS_KINDS = ["waysdatabases"]
 
 OTHER_VALUES = {
     "image": {"repository": "registry.example/htx", "digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
@@ -205,13 +206,17 @@ def test_rbac_is_least_privilege(values):
         if "leases" in rule["resources"] and set(rule["verbs"]) != {"create"}:
             assert rule.get("resourceNames"), "the Lease is read and renewed by name"
     granted = {(g, r, v) for rule in rules(objects) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
-    ours = {(g, r, v) for (g, r, v) in granted if g == "htx.vinacis.com"}
+    ours = {(g, r, v) for (g, r, v) in granted if g in ("htx.vinacis.com", "wayscloud.vinacis.com")}
     expected = set()
     for kind in MANAGED_KINDS:
         expected |= {("htx.vinacis.com", kind, verb) for verb in ("get", "list", "watch")}
         expected.add(("htx.vinacis.com", f"{kind}/status", "patch"))
-    for kind in ("databases", "functions", "proxies"):  # their finalizer
+    for kind in ("databases", "functions", "proxies", "providerconfigs"):  # their finalizer
         expected.add(("htx.vinacis.com", kind, "patch"))
+    ways = "wayscloud.vinacis.com"
+    for kind in WAYS_KINDS:
+        expected |= {(ways, kind, verb) for verb in ("get", "list", "watch", "patch")}
+        expected |= {(ways, f"{kind}/status", "patch"), (ways, f"{kind}/finalizers", "update")}
     for kind in ("databases", "functions", "proxies", "backupschedules"):  # they own objects
         expected.add(("htx.vinacis.com", f"{kind}/finalizers", "update"))
     expected |= {("htx.vinacis.com", "backups", "create"), ("htx.vinacis.com", "backups", "delete")}

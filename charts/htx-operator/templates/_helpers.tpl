@@ -86,6 +86,19 @@ watched namespace (a Role). Every rule says why it is there.
   resources:
     {{- include "htx-operator.resources" (dict "kinds" (append $portal "backupschedules") "sub" "finalizers") | nindent 4 }}
   verbs: [update]
+# The WaysCloud kinds: watched, and their finalizer added and removed (a JSON patch of
+# metadata.finalizers).
+- apiGroups: [wayscloud.vinacis.com]
+  resources: [waysdatabases]
+  verbs: [get, list, watch, patch]
+# Their status (server-side apply on the status subresource only).
+- apiGroups: [wayscloud.vinacis.com]
+  resources: [waysdatabases/status]
+  verbs: [patch]
+# Owner references with blockOwnerDeletion on their connection Secrets.
+- apiGroups: [wayscloud.vinacis.com]
+  resources: [waysdatabases/finalizers]
+  verbs: [update]
 # Secrets by name only, never listed or watched: read a tokenSecretRef's token and keep that
 # Secret while an object still needs it to delete its portal resource (a finalizer per object,
 # added and removed by patch), and read, create and update (server-side apply) the connection

@@ -207,7 +207,7 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
             }
             let database = managed_status
                 .and_then(|s| s.external_name.clone())
-                .or_else(|| db.spec.managed.external_name.clone())
+                .or_else(|| db.spec.portal_name.external_name.clone())
                 .unwrap_or_else(|| name.to_owned());
             let located = located(ctx, object, Some(&db))?;
             Ok(Resolved::Target(Target { database, located }))

@@ -20,12 +20,16 @@ impl PortalKind for Database {
     const NOUN: &'static str = "database";
 
     managed_fields!(DatabaseStatus);
+    super::portal_named!();
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Database> {
         &ctx.state::<super::HtxState>().databases
     }
 
-    async fn list(client: &Session) -> Result<Vec<portal::Database>, PortalError> {
+    async fn list(
+        client: &Session,
+        _part: &'static str,
+    ) -> Result<Vec<portal::Database>, PortalError> {
         Htx(client).list_databases().await
     }
 
@@ -44,7 +48,12 @@ impl PortalKind for Database {
             .await
     }
 
-    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+    async fn delete(
+        &self,
+        client: &Session,
+        name: &str,
+        _seen: Option<&portal::Database>,
+    ) -> Result<(), PortalError> {
         Htx(client).delete_database(name).await
     }
 

@@ -22,12 +22,16 @@ impl PortalKind for Function {
     const NOUN: &'static str = "function";
 
     managed_fields!(FunctionStatus);
+    super::portal_named!();
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Function> {
         &ctx.state::<super::HtxState>().functions
     }
 
-    async fn list(client: &Session) -> Result<Vec<portal::Function>, PortalError> {
+    async fn list(
+        client: &Session,
+        _part: &'static str,
+    ) -> Result<Vec<portal::Function>, PortalError> {
         Htx(client).list_functions().await
     }
 
@@ -47,7 +51,12 @@ impl PortalKind for Function {
             .await
     }
 
-    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+    async fn delete(
+        &self,
+        client: &Session,
+        name: &str,
+        _seen: Option<&portal::Function>,
+    ) -> Result<(), PortalError> {
         Htx(client).delete_function(name).await
     }
 

@@ -24,6 +24,50 @@ use super::{ProviderModule, ProviderState};
 use backup::BackupRequests;
 use client::Htx;
 
+/// The name an HTX object asks for: `spec.externalName`, else its own.
+fn wanted_name<K: kube::Resource>(name: &crate::api::PortalName, object: &K) -> String {
+    name.external_name
+        .clone()
+        .or_else(|| object.meta().name.clone())
+        .unwrap_or_default()
+}
+
+/// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not
+/// ending with a hyphen. `spec.externalName` is checked by the schema; `metadata.name` is not.
+fn check_portal_name(name: &str) -> Result<(), crate::reconcile::Error> {
+    let valid = (3..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        return Ok(());
+    }
+    Err(crate::reconcile::Error::InvalidSpec {
+        reason: "InvalidName",
+        message: format!(
+            "'{name}' is not a valid portal name (3 to 63 lowercase letters, digits and hyphens, starting with a letter): set spec.externalName to one"
+        ),
+    })
+}
+
+/// The naming part of `PortalKind` for an HTX kind whose spec embeds `portal_name`.
+macro_rules! portal_named {
+    () => {
+        const NAME_FIELD: &'static str = "spec.externalName";
+
+        fn wanted_name(&self) -> String {
+            super::wanted_name(&self.spec.portal_name, self)
+        }
+
+        fn check_name(name: &str) -> Result<(), crate::reconcile::Error> {
+            super::check_portal_name(name)
+        }
+    };
+}
+use portal_named;
+
 /// The HTX provider.
 pub struct HtxProvider;
 

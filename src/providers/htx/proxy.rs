@@ -23,12 +23,16 @@ impl PortalKind for Proxy {
     const NOUN: &'static str = "proxy";
 
     managed_fields!(ProxyStatus);
+    super::portal_named!();
 
     fn snapshots(ctx: &Context) -> &Snapshots<portal::Proxy> {
         &ctx.state::<super::HtxState>().proxies
     }
 
-    async fn list(client: &Session) -> Result<Vec<portal::Proxy>, PortalError> {
+    async fn list(
+        client: &Session,
+        _part: &'static str,
+    ) -> Result<Vec<portal::Proxy>, PortalError> {
         Htx(client).list_proxies().await
     }
 
@@ -49,7 +53,12 @@ impl PortalKind for Proxy {
             .await
     }
 
-    async fn delete(client: &Session, name: &str) -> Result<(), PortalError> {
+    async fn delete(
+        &self,
+        client: &Session,
+        name: &str,
+        _seen: Option<&portal::Proxy>,
+    ) -> Result<(), PortalError> {
         Htx(client).delete_proxy(name).await
     }
 

@@ -1,0 +1,68 @@
+//! WaysCloud Databases (`seeds/wayscloud-databases-api.txt`): PostgreSQL and MariaDB databases.
+
+pub mod client;
+mod database;
+mod password;
+mod settings;
+
+use futures::future::BoxFuture;
+
+use crate::api::{Provider, WaysDatabase};
+use crate::controller::{Scope, WakeRouter};
+use crate::http::{Dialect, PortalError, Session};
+use crate::reconcile::{Snapshots, Timing};
+
+use super::{ProviderModule, ProviderState};
+use client::Ways;
+
+/// The WaysCloud provider.
+pub struct WaysProvider;
+
+/// What the WaysCloud reconciles of one operator process share.
+pub struct WaysState {
+    /// The database lists, one per database type and key.
+    pub databases: Snapshots<client::Database>,
+}
+
+impl ProviderState for WaysState {
+    fn forget_stale(&self) {
+        self.databases.forget_stale();
+    }
+}
+
+impl ProviderModule for WaysProvider {
+    fn provider(&self) -> Provider {
+        Provider::WaysCloud
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &client::WaysDialect
+    }
+
+    fn default_url(&self) -> &'static str {
+        client::DEFAULT_URL
+    }
+
+    fn default_rate_per_minute(&self) -> u32 {
+        // Undocumented (see client::assumed): the design's example.
+        60
+    }
+
+    fn probe<'a>(&self, session: &'a Session) -> BoxFuture<'a, Result<(), PortalError>> {
+        Box::pin(async move { Ways(session).quota().await.map(drop) })
+    }
+
+    fn state(&self, timing: &Timing) -> Box<dyn ProviderState> {
+        Box::new(WaysState {
+            databases: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+        })
+    }
+
+    fn controllers(
+        &self,
+        scope: &Scope<'_>,
+        wakes: &mut WakeRouter,
+    ) -> Vec<BoxFuture<'static, ()>> {
+        vec![scope.run::<WaysDatabase>(wakes)]
+    }
+}
