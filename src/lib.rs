@@ -9,4 +9,5 @@ pub mod leader;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod sim;
 pub mod telemetry;

@@ -16,7 +16,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::model::{random_secret, short_hex, str_field};
+use super::model::str_field;
+use crate::sim::ids::{random_secret, short_hex};
 
 const COMMON_RESERVED: [&str; 4] = ["id", "name", "status", "created_at"];
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use super::config::{Cidr, Scope, TokenSpec};
 use super::error::SimError;
 use super::model::Kind;
-use super::ratelimit::Window;
+use crate::sim::ratelimit::Window;
 
 /// What a request does, for scope checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+
+use crate::sim::answer::json_response;
 
 /// What the simulator's library API can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -47,27 +49,4 @@ impl IntoResponse for SimError {
 /// `{"error": message}` with `status`.
 pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
     json_response(status, &serde_json::json!({ "error": message }))
-}
-
-/// Serialises `body` as the response.
-pub(crate) fn json_response<T: serde::Serialize + ?Sized>(
-    status: StatusCode,
-    body: &T,
-) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{{\"error\":\"cannot render response: {e}\"}}"),
-        )
-            .into_response(),
-    }
 }

@@ -1,14 +1,16 @@
-//! Injected faults: 503s, latency, dropped connections and unusual success codes.
+//! HTX's fault settings (503s, latency, dropped connections, unusual success codes, lagging
+//! lists, asynchronous deletes …) and the calls faults can be armed on, over the kit's
+//! [`FaultState`](crate::sim::faults::FaultState).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::error::SimError;
+use crate::sim::faults::{CallName, Chances, FaultSet, check_rates};
+
+pub use crate::sim::faults::AfterEffect;
 
 /// The body of `POST /_sim/faults`; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,19 +53,7 @@ pub struct Faults {
 
 /// A fault for the next calls of one kind, after they took effect (`POST /_sim/faults/arm`):
 /// makes the hard cases deterministic, and counted when they fire (`Stats::fired`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Armed {
-    pub on: Call,
-    pub fault: AfterEffect,
-    /// How many calls it hits (default 1).
-    #[serde(default = "one")]
-    pub count: u32,
-}
-
-fn one() -> u32 {
-    1
-}
+pub type Armed = crate::sim::faults::Armed<Call>;
 
 /// Which calls an armed fault hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,40 +63,27 @@ pub enum Call {
     Delete,
 }
 
-/// What happens to a call's answer after the portal acted on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AfterEffect {
-    /// The connection closes without an answer.
-    LoseAnswer,
-    /// A 503 instead of the answer.
-    ServerError,
-    /// No answer until the client gives up (the connection is then closed).
-    Stall,
-}
-
-impl AfterEffect {
-    pub fn as_str(self) -> &'static str {
+impl CallName for Call {
+    fn as_str(self) -> &'static str {
         match self {
-            Self::LoseAnswer => "lose_answer",
-            Self::ServerError => "server_error",
-            Self::Stall => "stall",
+            Call::Create => "create",
+            Call::Delete => "delete",
         }
     }
 }
 
 impl Faults {
     pub fn validate(&self) -> Result<(), SimError> {
-        for (name, rate) in [
+        self.check().map_err(SimError::Invalid)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check_rates(&[
             ("error_rate", self.error_rate),
             ("drop_rate", self.drop_rate),
             ("partial_list_rate", self.partial_list_rate),
             ("abandon_delete_rate", self.abandon_delete_rate),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(SimError::Invalid(format!("{name} must be between 0 and 1")));
-            }
-        }
+        ])?;
         for (name, status) in [
             ("create_status", self.create_status),
             ("delete_status", self.delete_status),
@@ -114,145 +91,71 @@ impl Faults {
             if let Some(s) = status
                 && !(200..=299).contains(&s)
             {
-                return Err(SimError::Invalid(format!("{name} must be a 2xx status")));
+                return Err(format!("{name} must be a 2xx status"));
             }
         }
         if self.list_lag_ms > super::store::TOMBSTONE_MS {
-            return Err(SimError::Invalid(format!(
+            return Err(format!(
                 "list_lag_ms must be at most {}",
                 super::store::TOMBSTONE_MS
-            )));
+            ));
         }
         Ok(())
     }
+}
 
-    fn is_active(&self) -> bool {
-        *self != Faults::default()
+impl FaultSet for Faults {
+    fn chances(&self) -> Chances {
+        Chances {
+            error_rate: self.error_rate,
+            drop_rate: self.drop_rate,
+            drop_before_effect: self.drop_before_effect,
+            latency: Duration::from_millis(self.latency_ms),
+        }
+    }
+
+    fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.check()
     }
 }
+
+/// The fault settings in force, and the armed faults.
+pub(crate) type FaultState = crate::sim::faults::FaultState<Faults, Call>;
 
 /// The faults drawn for one request.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Roll {
-    pub error: bool,
-    pub drop: bool,
-    pub drop_before_effect: bool,
-    pub latency: Duration,
-    pub create_status: Option<u16>,
-    pub delete_status: Option<u16>,
-    pub echo_token: bool,
-    pub redirect_to: Option<String>,
-}
+pub(crate) type Roll = crate::sim::faults::Roll<Faults>;
 
-#[derive(Debug)]
-pub(crate) struct FaultState {
-    active: AtomicBool,
-    inner: Mutex<(Faults, StdRng)>,
-    armed: Mutex<Vec<Armed>>,
-}
-
-impl Default for FaultState {
-    fn default() -> Self {
-        FaultState {
-            active: AtomicBool::new(false),
-            inner: Mutex::new((Faults::default(), StdRng::from_rng(&mut rand::rng()))),
-            armed: Mutex::default(),
-        }
-    }
-}
-
+/// HTX's own random faults, on lists and deletes.
 impl FaultState {
-    pub fn set(&self, faults: Faults) -> Result<(), SimError> {
-        faults.validate()?;
-        let rng = match faults.seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_rng(&mut rand::rng()),
-        };
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        self.active.store(faults.is_active(), Ordering::Release);
-        *inner = (faults, rng);
-        Ok(())
-    }
-
-    pub fn get(&self) -> Faults {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
-    }
-
-    /// Adds an armed fault (after those already armed for the same calls).
-    pub fn arm(&self, armed: Armed) {
-        if armed.count > 0 {
-            self.armed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(armed);
-        }
-    }
-
-    /// The armed fault for this call, if any, used up by one.
-    pub fn take_armed(&self, call: Call) -> Option<AfterEffect> {
-        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        let index = armed.iter().position(|a| a.on == call)?;
-        let fault = armed[index].fault;
-        armed[index].count -= 1;
-        if armed[index].count == 0 {
-            armed.remove(index);
-        }
-        Some(fault)
-    }
-
     /// The list lag in effect.
     pub fn list_lag_ms(&self) -> u64 {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .list_lag_ms
+        self.with(|f, _| f.list_lag_ms)
     }
 
     /// For each of `count` listed items, whether a partial list leaves it out.
     pub fn omissions(&self, count: usize) -> Vec<bool> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (f, rng) = &mut *inner;
-        let rate = f.partial_list_rate;
-        (0..count)
-            .map(|_| rate > 0.0 && rng.random_bool(rate))
-            .collect()
+        self.with(|f, rng| {
+            let rate = f.partial_list_rate;
+            (0..count)
+                .map(|_| rate > 0.0 && rng.random_bool(rate))
+                .collect()
+        })
     }
 
     /// How a delete goes: `None` at once; `Some(abandon)` accepted and carried out later (or
     /// abandoned).
     pub fn delete_plan(&self) -> Option<bool> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (f, rng) = &mut *inner;
-        if !f.async_deletes {
-            return None;
-        }
-        let rate = f.abandon_delete_rate;
-        Some(rate > 0.0 && rng.random_bool(rate))
-    }
-
-    pub fn roll(&self) -> Roll {
-        if !self.active.load(Ordering::Acquire) {
-            return Roll::default();
-        }
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (f, rng) = &mut *inner;
-        let error = f.error_rate > 0.0 && rng.random_bool(f.error_rate);
-        let drop = !error && f.drop_rate > 0.0 && rng.random_bool(f.drop_rate);
-        Roll {
-            error,
-            drop,
-            drop_before_effect: f.drop_before_effect,
-            latency: Duration::from_millis(f.latency_ms),
-            create_status: f.create_status,
-            delete_status: f.delete_status,
-            echo_token: f.echo_token,
-            redirect_to: f.redirect_to.clone(),
-        }
+        self.with(|f, rng| {
+            if !f.async_deletes {
+                return None;
+            }
+            let rate = f.abandon_delete_rate;
+            Some(rate > 0.0 && rng.random_bool(rate))
+        })
     }
 }
 

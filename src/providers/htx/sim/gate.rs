@@ -9,18 +9,20 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::auth::{Action, bearer, permits};
 use super::error::error_response;
-use super::faults::{AfterEffect, Call, Roll};
+use super::faults::{Call, Roll};
 use super::handle::Shared;
 use super::model::Kind;
-use super::ratelimit::retry_after_secs;
 use super::routes::{Op, classify};
-use super::server::ConnCtl;
+use crate::sim::answer::{deliver, drop_connection, faulted_answer};
+use crate::sim::faults::CallName;
+use crate::sim::ratelimit::retry_after_secs;
+use crate::sim::serve::ConnCtl;
 
 pub(crate) async fn gate(
     State((s, route)): State<(Arc<Shared>, &'static str)>,
@@ -33,7 +35,7 @@ pub(crate) async fn gate(
     };
     let ctl = req.extensions().get::<Arc<ConnCtl>>().cloned();
     let roll = s.faults.roll();
-    if let Some(base) = &roll.redirect_to {
+    if let Some(base) = &roll.settings.redirect_to {
         let target = format!("{}{}", base.trim_end_matches('/'), req.uri().path());
         let mut resp = error_response(StatusCode::TEMPORARY_REDIRECT, "moved");
         if let Ok(location) = HeaderValue::from_str(&target) {
@@ -43,6 +45,7 @@ pub(crate) async fn gate(
         return resp;
     }
     let presented = roll
+        .settings
         .echo_token
         .then(|| bearer(req.headers()).map(str::to_owned))
         .flatten();
@@ -58,7 +61,7 @@ pub(crate) async fn gate(
         match refusal(&s, &req, op) {
             Some(resp) => resp,
             None if roll.drop && roll.drop_before_effect => {
-                return drop_connection(&s, &method, route, ctl).await;
+                return drop_connection(s.stats.requests(), &method, route, ctl).await;
             }
             None => {
                 let resp = next.run(req).await;
@@ -66,23 +69,11 @@ pub(crate) async fn gate(
             }
         }
     };
-    match resp.extensions().get::<AfterEffect>() {
-        Some(AfterEffect::Stall) => {
-            // Never answer: the client times out, and the connection closes when it goes.
-            s.stats.request(&method, route, 0);
-            return std::future::pending().await;
-        }
-        Some(AfterEffect::LoseAnswer) => return drop_connection(&s, &method, route, ctl).await,
-        _ => {}
-    }
-    if roll.drop {
-        return drop_connection(&s, &method, route, ctl).await;
-    }
     let resp = match presented {
         Some(token) if resp.status().as_u16() >= 400 => repeat_token(resp, &token).await,
         _ => resp,
     };
-    s.stats.request(&method, route, resp.status().as_u16());
+    let resp = deliver(s.stats.requests(), &method, route, ctl, roll.drop, resp).await;
     tracing::debug!(%method, route, status = resp.status().as_u16(), "portal request");
     resp
 }
@@ -187,26 +178,19 @@ async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Respon
         && resp.status().is_success()
         && let Some(fault) = s.faults.take_armed(call)
     {
-        let call_name = if call == Call::Create {
-            "create"
-        } else {
-            "delete"
-        };
-        s.stats.fired(call_name, fault.as_str());
-        return match fault {
-            AfterEffect::ServerError => error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service temporarily unavailable (injected fault)",
-            ),
-            AfterEffect::LoseAnswer | AfterEffect::Stall => lost_answer(fault),
-        };
+        s.stats.fired(call.as_str(), fault.as_str());
+        let server_error = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service temporarily unavailable (injected fault)",
+        );
+        return faulted_answer(fault, server_error);
     }
     let replacement = match op.action {
         Action::Create if resp.status() == StatusCode::CREATED => {
             s.hold.wait().await;
-            roll.create_status
+            roll.settings.create_status
         }
-        Action::Delete if resp.status() == StatusCode::OK => roll.delete_status,
+        Action::Delete if resp.status() == StatusCode::OK => roll.settings.delete_status,
         _ => None,
     };
     let Some(code) = replacement.and_then(|c| StatusCode::from_u16(c).ok()) else {
@@ -220,28 +204,4 @@ async fn after_effect(s: &Shared, op: Op, roll: &Roll, resp: Response) -> Respon
     let mut resp = resp;
     *resp.status_mut() = code;
     resp
-}
-
-/// A response that marks its connection to be closed without an answer (see `gate`).
-fn lost_answer(fault: AfterEffect) -> Response {
-    let mut resp = Response::new(Body::empty());
-    resp.extensions_mut().insert(fault);
-    resp
-}
-
-/// Closes the connection without a response (status 0 in the counters).
-async fn drop_connection(
-    s: &Shared,
-    method: &Method,
-    route: &'static str,
-    ctl: Option<Arc<ConnCtl>>,
-) -> Response {
-    s.stats.request(method, route, 0);
-    match ctl {
-        Some(ctl) => {
-            ctl.drop_now();
-            std::future::pending().await
-        }
-        None => error_response(StatusCode::SERVICE_UNAVAILABLE, "connection dropped"),
-    }
 }

@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::auth::Tokens;
-use super::clock::now_ms;
 use super::config::{Quota, SimConfig, TokenSpec};
 use super::error::SimError;
 use super::faults::{Armed, FaultState, Faults};
-use super::hold::Hold;
 use super::model::{Kind, Product, Record, parse_create};
 use super::stats::{Recorder, Stats};
 use super::store::{InsertError, Store};
+use crate::sim::clock::now_ms;
+use crate::sim::hold::Hold;
 
 /// Everything the server and the hooks share. Locks are never held across an await.
 #[derive(Debug)]
@@ -122,7 +122,7 @@ impl SimHandle {
     }
 
     pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
-        self.shared.faults.set(faults)
+        self.shared.faults.set(faults).map_err(SimError::Invalid)
     }
 
     pub fn clear_faults(&self) {

@@ -14,10 +14,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::config::TokenSpec;
-use super::error::{SimError, json_response};
+use super::error::SimError;
 use super::faults::{Armed, Faults};
 use super::handle::{Shared, SimHandle};
 use super::model::Product;
+use crate::sim::answer::json_response;
 
 type Res = Result<Response, SimError>;
 type St = State<Arc<Shared>>;

@@ -1,6 +1,7 @@
 //! A portal simulator faithful to the documented HTX API (`seeds/htx-api-guide.txt`,
 //! `seeds/htx-openapi.json`), with test hooks under `/_sim/`. Start it in-process with
-//! [`Simulator::start`] or as the `htx-portal-sim` binary.
+//! [`Simulator::start`] or as the `htx-portal-sim` binary. What is not HTX's own (serving,
+//! fault machinery, counters, rate window, clock) comes from the simulator kit, [`crate::sim`].
 //!
 //! # Portal API
 //!
@@ -62,17 +63,14 @@
 
 mod assumed;
 mod auth;
-mod clock;
 mod config;
 mod error;
 mod faults;
 mod gate;
 mod handle;
-mod hold;
 mod hooks;
 mod model;
 mod persist;
-mod ratelimit;
 mod routes;
 mod rules;
 mod server;

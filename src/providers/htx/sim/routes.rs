@@ -12,12 +12,13 @@ use axum::routing::{MethodRouter, delete, get};
 use serde_json::Value;
 
 use super::auth::Action;
-use super::clock::now_ms;
-use super::error::{error_response, json_response};
+use super::error::error_response;
 use super::gate::gate;
 use super::handle::Shared;
 use super::model::{Kind, Product, Record, parse_create};
 use super::store::{BackupError, Deleted, InsertError};
+use crate::sim::answer::json_response;
+use crate::sim::clock::now_ms;
 
 pub(crate) const OPENAPI: &str = "/api/openapi";
 pub(crate) const DATABASES: &str = "/api/portal/databases";

@@ -1,16 +1,16 @@
-//! Request counters by method, route template and status, plus effective creates and deletes.
+//! HTX's counters: the kit's request counters, plus effective creates and deletes, create
+//! attempts by name and armed faults fired.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::model::Kind;
+use crate::sim::stats::{RequestCounts, Requests, Tally, fired_key};
 
-/// Route name used for requests that matched no route.
-pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+pub use crate::sim::stats::{RequestCount, UNMATCHED_ROUTE};
 
 /// What `GET /_sim/stats` returns. A `status` of 0 means the connection was dropped by a fault.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,14 +30,6 @@ pub struct Stats {
     /// Asynchronous deletes the portal accepted and then abandoned.
     #[serde(default)]
     pub abandoned_deletes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestCount {
-    pub method: String,
-    pub route: String,
-    pub status: u16,
-    pub count: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,34 +54,22 @@ impl KindCounts {
 impl Stats {
     /// Requests with this method, route template and status.
     pub fn count(&self, method: &str, route: &str, status: u16) -> u64 {
-        self.requests
-            .iter()
-            .filter(|r| r.method == method && r.route == route && r.status == status)
-            .map(|r| r.count)
-            .sum()
+        self.requests.count(method, route, status)
     }
 
     /// Requests answered with this status, any route.
     pub fn with_status(&self, status: u16) -> u64 {
-        self.requests
-            .iter()
-            .filter(|r| r.status == status)
-            .map(|r| r.count)
-            .sum()
+        self.requests.with_status(status)
     }
 
     /// Requests with this method and route template, any status.
     pub fn route_total(&self, method: &str, route: &str) -> u64 {
-        self.requests
-            .iter()
-            .filter(|r| r.method == method && r.route == route)
-            .map(|r| r.count)
-            .sum()
+        self.requests.route_total(method, route)
     }
 
     /// All counted portal requests.
     pub fn total(&self) -> u64 {
-        self.requests.iter().map(|r| r.count).sum()
+        self.requests.total()
     }
 
     /// The create attempts for one name of a product (`databases`, `functions`, `proxies`).
@@ -112,7 +92,7 @@ impl Stats {
     /// How often the armed fault `fault` fired on `call` (e.g. `"create"`, `"lose_answer"`).
     pub fn fired(&self, call: &str, fault: &str) -> u64 {
         self.fired
-            .get(&format!("{call}:{fault}"))
+            .get(&fired_key(call, fault))
             .copied()
             .unwrap_or(0)
     }
@@ -120,18 +100,22 @@ impl Stats {
 
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    requests: Mutex<HashMap<(Method, &'static str, u16), u64>>,
+    requests: Requests,
     creates: [AtomicU64; 4],
     deletes: [AtomicU64; 4],
-    attempts: Mutex<BTreeMap<String, u64>>,
-    fired: Mutex<BTreeMap<String, u64>>,
+    attempts: Tally,
+    fired: Tally,
     abandoned: AtomicU64,
 }
 
 impl Recorder {
     pub fn request(&self, method: &Method, route: &'static str, status: u16) {
-        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((method.clone(), route, status)).or_insert(0) += 1;
+        self.requests.record(method, route, status);
+    }
+
+    /// The request counters, for the kit's answer delivery.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
     }
 
     pub fn created(&self, kind: Kind) {
@@ -143,13 +127,11 @@ impl Recorder {
     }
 
     pub fn create_attempted(&self, product: &str, name: &str) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        *attempts.entry(format!("{product}/{name}")).or_insert(0) += 1;
+        self.attempts.add(format!("{product}/{name}"));
     }
 
     pub fn fired(&self, call: &str, fault: &str) {
-        let mut fired = self.fired.lock().unwrap_or_else(|e| e.into_inner());
-        *fired.entry(format!("{call}:{fault}")).or_insert(0) += 1;
+        self.fired.add(fired_key(call, fault));
     }
 
     pub fn abandoned(&self, count: usize) {
@@ -157,20 +139,6 @@ impl Recorder {
     }
 
     pub fn snapshot(&self) -> Stats {
-        let mut requests: Vec<RequestCount> = self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|((m, r, s), n)| RequestCount {
-                method: m.to_string(),
-                route: (*r).to_owned(),
-                status: *s,
-                count: *n,
-            })
-            .collect();
-        requests
-            .sort_by(|a, b| (&a.route, &a.method, a.status).cmp(&(&b.route, &b.method, b.status)));
         let counts = |a: &[AtomicU64; 4]| KindCounts {
             databases: a[0].load(Ordering::Relaxed),
             functions: a[1].load(Ordering::Relaxed),
@@ -178,32 +146,22 @@ impl Recorder {
             backups: a[3].load(Ordering::Relaxed),
         };
         Stats {
-            requests,
+            requests: self.requests.snapshot(),
             creates: counts(&self.creates),
             deletes: counts(&self.deletes),
-            create_attempts: self
-                .attempts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-            fired: self.fired.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            create_attempts: self.attempts.snapshot(),
+            fired: self.fired.snapshot(),
             abandoned_deletes: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
     pub fn reset(&self) {
-        self.requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.requests.reset();
         for a in self.creates.iter().chain(&self.deletes) {
             a.store(0, Ordering::Relaxed);
         }
-        self.attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.fired.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.attempts.reset();
+        self.fired.reset();
         self.abandoned.store(0, Ordering::Relaxed);
     }
 }

@@ -186,7 +186,7 @@ impl Store {
 
     /// Removes a record; a database takes its backups with it.
     pub fn remove(&mut self, product: Product, name: &str) -> Option<Arc<Record>> {
-        self.remove_at(product, name, super::clock::now_ms())
+        self.remove_at(product, name, crate::sim::clock::now_ms())
     }
 
     fn remove_at(&mut self, product: Product, name: &str, now_ms: u64) -> Option<Arc<Record>> {

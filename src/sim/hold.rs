@@ -1,11 +1,12 @@
-//! Holding create responses: the create takes effect but the response waits for a release.
+//! Holding answers: a call takes effect but its answer waits for a release (e.g. creates
+//! whose answers a test wants to hold back).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::watch;
 
 #[derive(Debug)]
-pub(crate) struct Hold {
+pub struct Hold {
     enabled: AtomicBool,
     held: AtomicUsize,
     release: watch::Sender<u64>,

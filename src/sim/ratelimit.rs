@@ -4,19 +4,19 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Length of the window.
-pub(crate) const WINDOW: Duration = Duration::from_secs(60);
+pub const WINDOW: Duration = Duration::from_secs(60);
 
-/// The accepted requests of one token within the last [`WINDOW`]. Rejected requests are not
+/// The accepted requests of one credential within the last [`WINDOW`]. Rejected requests are not
 /// recorded, so they do not consume budget.
 #[derive(Debug, Default)]
-pub(crate) struct Window {
+pub struct Window {
     hits: VecDeque<Instant>,
 }
 
 impl Window {
     /// Accepts a request at `now` or says how long until one would be accepted.
     /// `limit == 0` means unlimited.
-    pub(crate) fn try_acquire(&mut self, limit: u32, now: Instant) -> Result<(), Duration> {
+    pub fn try_acquire(&mut self, limit: u32, now: Instant) -> Result<(), Duration> {
         if limit == 0 {
             self.hits.clear();
             return Ok(());
@@ -40,7 +40,7 @@ impl Window {
 }
 
 /// The `Retry-After` value for a wait: whole seconds, rounded up, at least 1.
-pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
+pub fn retry_after_secs(wait: Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     secs.max(1)
 }
