@@ -33,16 +33,18 @@ pub struct ProviderConfigSpec {
         "provider cannot change: the objects naming this ProviderConfig belong to that portal; create a new ProviderConfig instead"
     ))]
     pub provider: Provider,
-    /// The portal's base URL. Defaults to the provider's own (`https://portal.vinacis.com`,
-    /// `https://api.wayscloud.services`). Must be https (plain http only where the operator
-    /// allows it).
+    /// The portal's base URL. Defaults to the operator's portal for the provider (its command
+    /// line: `--portal-url`, `--provider-default`), else the provider's own
+    /// (`https://portal.vinacis.com`, `https://api.wayscloud.services`). Must be https (plain
+    /// http only where the operator allows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://\S+$"))]
     pub url: Option<String>,
     /// The Secret of this namespace holding the credential (an API token or key).
     pub credentials_secret_ref: CredentialsSecretRef,
-    /// Requests per minute this credential may make at the portal. Defaults to the provider's
-    /// (below the portal's limit, leaving room for other clients of the credential).
+    /// Requests per minute this credential may make at the portal. Defaults to the operator's
+    /// budget for the provider (below the portal's limit, leaving room for other clients of the
+    /// credential).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub requests_per_minute: Option<u32>,

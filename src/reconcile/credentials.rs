@@ -11,7 +11,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::api::{Provider, ProviderConfig, TokenSecretRef};
 use crate::http::{Budget, Portal, SetupError};
-use crate::providers;
 
 use super::conditions::{self, READY};
 use super::error::Error;
@@ -257,21 +256,16 @@ pub fn locate(
     }
 }
 
-/// The portal a ProviderConfig names (its URL, else the provider's; its budget, else the
-/// provider's default).
+/// The portal a ProviderConfig names: its URL and budget, else those the operator was given for
+/// the provider (the command line's, else the provider's documented ones).
 pub fn config_portal(defaults: &Defaults, config: &ProviderConfig) -> Result<Portal, SetupError> {
-    let module = providers::module(config.spec.provider);
-    let url = config.spec.url.as_deref().unwrap_or(module.default_url());
-    let rate = config
+    let default = &defaults.of(config.spec.provider).portal;
+    let url = config.spec.url.as_deref().unwrap_or(default.base_url());
+    let budget = config
         .spec
         .requests_per_minute
-        .unwrap_or(module.default_rate_per_minute());
-    Portal::new(
-        url,
-        Budget::per_minute(rate),
-        module.dialect(),
-        defaults.allow_insecure_http,
-    )
+        .map_or(default.budget, Budget::per_minute);
+    Portal::new(url, budget, default.dialect, defaults.allow_insecure_http)
 }
 
 /// The Secret a ProviderConfig's credentials are in.
