@@ -1,0 +1,3 @@
+//! WaysCloud Databases (`seeds/wayscloud-databases-api.txt`): PostgreSQL and MariaDB databases.
+
+pub mod sim;
