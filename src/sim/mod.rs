@@ -9,13 +9,15 @@
 //! - [`stats`]: request counters by method, route template and status, and named tallies;
 //! - [`ratelimit`]: the sliding-minute window per credential and its `Retry-After`;
 //! - [`hold`]: answers held back until a test releases them;
-//! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags.
+//! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags;
+//! - [`process`]: logging and stopping for the simulators' binaries.
 
 pub mod answer;
 pub mod clock;
 pub mod faults;
 pub mod hold;
 pub mod ids;
+pub mod process;
 pub mod ratelimit;
 pub mod serve;
 pub mod stats;

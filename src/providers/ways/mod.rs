@@ -4,6 +4,7 @@ pub mod client;
 mod database;
 mod password;
 mod settings;
+pub mod sim;
 
 use futures::future::BoxFuture;
 
