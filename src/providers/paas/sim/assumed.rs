@@ -7,7 +7,8 @@
 //! - **KEYS_ONLY**: only API keys (`Authorization: Bearer ak_…`) are simulated; a JWT or any other
 //!   bearer is 401 like an unknown key.
 //! - **SCOPES**: the document names 403 "insufficient scope" but no scope: a key may carry scopes
-//!   `<area>:read` or `<area>:write` ([`AREAS`]); write includes read; a key without scopes may do
+//!   `<area>:read` or `<area>:write` ([`Area`](super::config::Area): projects,
+//!   web-services, databases, redis, storage); write includes read; a key without scopes may do
 //!   everything its account may.
 //! - **REVEAL_NEEDS_WRITE**: the reveal routes (values in clear) need the area's write scope.
 //! - **FOREIGN_IS_NOT_FOUND**: another account's resource (or one named under the wrong parent)
@@ -93,9 +94,6 @@ use std::ops::RangeInclusive;
 use super::body::Fields;
 use super::error::ApiError;
 
-/// ASSUMPTION SCOPES: the areas a scope names, as in the routes.
-pub const AREAS: [&str; 5] = ["projects", "web-services", "databases", "redis", "storage"];
-
 /// ASSUMPTION RATE.
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
 
@@ -118,6 +116,9 @@ pub const INSTANCES: RangeInclusive<u32> = 1..=10;
 
 /// ASSUMPTION BUCKET_BODY.
 pub const DEFAULT_BUCKET_LIMIT: u32 = 10;
+
+/// ASSUMPTION TENANT: the storage quota of every account (nothing is stored, so none is used).
+pub const TENANT_QUOTA_BYTES: u64 = 10 << 30;
 
 /// The scopes a project secret may have (documented).
 pub const SECRET_SCOPES: [&str; 3] = ["production", "staging", "development"];

@@ -7,6 +7,33 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 
+/// The integer query parameter `key` (`a=1&b=2`) within `range`, `default` when absent.
+pub(crate) fn query_int(
+    query: &str,
+    key: &str,
+    range: RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ApiError> {
+    let Some((_, value)) = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+    else {
+        return Ok(default);
+    };
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            let allowed = match (range.start(), range.end()) {
+                (0, &u64::MAX) => "a non-negative integer".to_owned(),
+                (start, end) => format!("an integer from {start} to {end}"),
+            };
+            ApiError::bad_request(format!("query parameter {key} must be {allowed}"))
+        })
+}
+
 /// The fields of a JSON object body.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields<'a> {
@@ -32,11 +59,6 @@ impl<'a> Fields<'a> {
 
     fn present(&self, key: &str) -> Option<&'a Value> {
         self.obj.get(key).filter(|v| !v.is_null())
-    }
-
-    /// Whether the body sets `key` (to anything but null).
-    pub fn has(&self, key: &str) -> bool {
-        self.present(key).is_some()
     }
 
     pub fn str(&self, key: &str) -> Result<&'a str, ApiError> {
@@ -152,6 +174,16 @@ mod tests {
         assert_eq!(f.opt_choice("nothing", &["b"]).unwrap(), None);
         assert!(Fields::of(&json!([])).is_err());
         assert!(parse_json(b"  ").is_err());
+        assert_eq!(query_int("a=1&limit=5", "limit", 1..=100, 10), Ok(5));
+        assert_eq!(query_int("a=1", "limit", 1..=100, 10), Ok(10));
+        let e = query_int("limit=0", "limit", 1..=100, 10)
+            .unwrap_err()
+            .detail;
+        assert!(e.contains("limit must be an integer from 1 to 100"), "{e}");
+        let e = query_int("offset=-1", "offset", 0..=u64::MAX, 0)
+            .unwrap_err()
+            .detail;
+        assert!(e.contains("non-negative"), "{e}");
         assert!(
             parse_json(b"{")
                 .unwrap_err()

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::body::Fields;
+use super::body::{Fields, query_int};
 use super::error::ApiError;
 use super::store::{Row, Store};
 use crate::sim::clock::rfc3339;
@@ -151,7 +151,7 @@ impl Store {
         }
     }
 
-    fn deployment_view(&self, d: &Deployment, now: u64) -> Value {
+    pub(crate) fn deployment_view(&self, d: &Deployment, now: u64) -> Value {
         let mut status = d.progress(now);
         if status == "live"
             && self
@@ -233,23 +233,8 @@ impl Store {
         now: u64,
     ) -> Result<Value, ApiError> {
         self.service(account, service_id)?;
-        let (mut limit, mut offset) = (10, 0);
-        for (key, value) in query.split('&').filter_map(|p| p.split_once('=')) {
-            let number = value.parse::<usize>().ok();
-            match key {
-                "limit" => {
-                    limit = number.filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-                        ApiError::bad_request("limit must be an integer from 1 to 100")
-                    })?;
-                }
-                "offset" => {
-                    offset = number.ok_or_else(|| {
-                        ApiError::bad_request("offset must be a non-negative integer")
-                    })?;
-                }
-                _ => {}
-            }
-        }
+        let limit = query_int(query, "limit", 1..=100, 10)? as usize;
+        let offset = query_int(query, "offset", 0..=u64::MAX, 0)? as usize;
         let page: Vec<Value> = self
             .deployments
             .iter()

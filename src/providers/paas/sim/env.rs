@@ -30,7 +30,7 @@ impl Row for EnvVar {
 }
 
 impl EnvVar {
-    fn view(&self, revealed: bool) -> Value {
+    pub fn view(&self, revealed: bool) -> Value {
         json!({
             "id": self.id,
             "key": self.key,
@@ -58,7 +58,7 @@ impl Row for Binding {
 }
 
 impl Binding {
-    fn view(&self) -> Value {
+    pub fn view(&self) -> Value {
         json!({
             "id": self.id,
             "web_service_id": self.service_id,

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::sim::answer::json_response;
@@ -14,29 +14,38 @@ use crate::sim::answer::json_response;
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// Seconds, sent as `Retry-After` (with a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
     /// 400: the body or a parameter is invalid, or the resource is in a state that refuses it.
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            detail: detail.into(),
-        }
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
     }
 
     /// 404 for `what` (e.g. "web service") with `id`.
     pub fn not_found(what: &str, id: &str) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            detail: format!("{what} {id} not found"),
-        }
+        ApiError::new(StatusCode::NOT_FOUND, format!("{what} {id} not found"))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        detail_response(self.status, &self.detail)
+        let mut resp = detail_response(self.status, &self.detail);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

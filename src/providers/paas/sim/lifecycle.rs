@@ -46,11 +46,6 @@ impl Phase {
         self.status(now_ms) == status
     }
 
-    /// Whether the settled status has been reached (a pinned status counts as settled).
-    pub fn done(&self, now_ms: u64) -> bool {
-        self.pinned.is_some() || now_ms >= self.until_ms
-    }
-
     /// Pins `status` (a hook's out-of-band change) until the next transition.
     pub fn pin(&mut self, status: String) {
         self.pinned = Some(status);
@@ -66,9 +61,8 @@ mod tests {
         let p = Phase::after("provisioning", "running", 1_000, 500);
         assert_eq!(p.status(1_000), "provisioning");
         assert_eq!(p.status(1_499), "provisioning");
-        assert!(!p.done(1_499));
         assert_eq!(p.status(1_500), "running");
-        assert!(p.is(9_999, "running") && p.done(1_500));
+        assert!(p.is(9_999, "running"));
         assert_eq!(Phase::at("stopped").status(0), "stopped");
     }
 
@@ -77,7 +71,6 @@ mod tests {
         let mut p = Phase::after("provisioning", "running", 0, 10_000);
         p.pin("failed".into());
         assert_eq!(p.status(1), "failed");
-        assert!(p.done(1));
         p = Phase::after("starting", "running", 5, 0);
         assert_eq!(p.status(5), "running");
     }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::assumed::{DEFAULT_BRANCH, INSTANCES, check_label};
-use super::body::Fields;
+use super::body::{Fields, query_int};
 use super::deployments::Trigger;
 use super::error::ApiError;
 use super::lifecycle::Phase;
@@ -257,27 +257,11 @@ impl Store {
         now: u64,
     ) -> Result<Value, ApiError> {
         self.service(account, id)?;
-        let mut tail = 100;
-        let mut since_ms = 0;
-        for (key, value) in query.split('&').filter_map(|p| p.split_once('=')) {
-            let number = value.parse::<u64>().ok();
-            match key {
-                "tail" => {
-                    tail = number.filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
-                        ApiError::bad_request("tail must be an integer from 1 to 10000")
-                    })?;
-                }
-                "since" => {
-                    since_ms = number.map(|s| s.saturating_mul(1000)).ok_or_else(|| {
-                        ApiError::bad_request("since must be a Unix timestamp in seconds")
-                    })?;
-                }
-                _ => {}
-            }
-        }
+        let tail = query_int(query, "tail", 1..=10_000, 100)? as usize;
+        let since_ms = query_int(query, "since", 0..=u64::MAX, 0)?.saturating_mul(1000);
         let mut lines = self.deployment_log(id, now);
         lines.retain(|(at, _)| *at >= since_ms);
-        let skip = lines.len().saturating_sub(tail as usize);
+        let skip = lines.len().saturating_sub(tail);
         let logs: Vec<Value> = lines[skip..]
             .iter()
             .map(|(at, message)| json!({"timestamp": rfc3339(*at), "message": message}))

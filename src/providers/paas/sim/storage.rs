@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::assumed::{BucketSpec, KeySpec};
+use super::assumed::{BucketSpec, KeySpec, TENANT_QUOTA_BYTES};
 use super::body::Fields;
 use super::error::ApiError;
 use super::lifecycle::Phase;
@@ -12,8 +12,6 @@ use crate::sim::clock::rfc3339;
 use crate::sim::ids::{new_id, random_secret, short_hex};
 
 const ENDPOINT: &str = "https://s3.paas.vinacis.com";
-/// ASSUMPTION TENANT: the storage quota of every account.
-const QUOTA_BYTES: u64 = 10 << 30;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
@@ -68,7 +66,7 @@ impl Row for StorageKey {
 
 impl StorageKey {
     /// ASSUMPTION STORAGE_KEY_BODY: the secret only in the create answer (`created`).
-    fn view(&self, created: bool) -> Value {
+    pub fn view(&self, created: bool) -> Value {
         let mut v = json!({
             "id": self.id,
             "name": self.spec.name,
@@ -97,7 +95,7 @@ impl Store {
             "bucket_limit": self.settings.bucket_limit,
             "buckets": self.buckets.iter().filter(|b| b.account == account).count(),
             "keys": self.keys.iter().filter(|k| k.account == account).count(),
-            "quota_bytes": QUOTA_BYTES,
+            "quota_bytes": TENANT_QUOTA_BYTES,
             "used_bytes": 0,
         })
     }

@@ -369,6 +369,11 @@ fn cancelling_works_only_in_progress() {
     let tail = st.service_logs(ACME, &svc, "tail=1", 1_000).unwrap();
     assert_eq!(tail["logs"].as_array().unwrap().len(), 1);
     assert!(st.service_logs(ACME, &svc, "tail=0", 1_000).is_err());
+    let later = st.service_logs(ACME, &svc, "since=1", 1_000).unwrap();
+    assert!(
+        later["logs"].as_array().unwrap().is_empty(),
+        "every line is from before 1 s"
+    );
 }
 
 #[test]
