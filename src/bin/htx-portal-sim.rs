@@ -1,6 +1,6 @@
 //! `htx-portal-sim`: the HTX portal simulator as a process, for demos, scripts and tests.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use htx_operator::duration::parse_duration;
 use htx_operator::providers::htx::sim::{Quota, SimConfig, Simulator, TokenSpec};
+use htx_operator::sim::process::{init_logging, stop_requested};
 
 /// Simulates the HTX Cloud portal API (databases, backups, functions, proxies) with test hooks
 /// under /_sim/.
@@ -47,14 +48,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging();
     let args = Args::parse();
     // Parsed here rather than by clap so a bad spec never echoes the token value.
     let mut tokens = Vec::new();
@@ -92,29 +86,8 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "htx-portal-sim listening on {}", sim.url());
     let _ = stdout.flush();
-    shutdown_signal().await;
+    stop_requested().await;
     tracing::info!("shutting down");
     sim.shutdown().await;
     ExitCode::SUCCESS
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

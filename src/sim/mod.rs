@@ -10,7 +10,8 @@
 //! - [`bearer`]: the credential of an `Authorization: Bearer …` header;
 //! - [`ratelimit`]: the sliding-minute window per credential and its `Retry-After`;
 //! - [`hold`]: answers held back until a test releases them;
-//! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags.
+//! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags;
+//! - [`process`]: logging and stopping for the simulators' binaries.
 
 pub mod answer;
 pub mod bearer;
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod faults;
 pub mod hold;
 pub mod ids;
+pub mod process;
 pub mod ratelimit;
 pub mod serve;
 pub mod stats;
