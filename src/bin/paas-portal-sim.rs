@@ -1,6 +1,6 @@
 //! `paas-portal-sim`: the PaaS API simulator as a process, for demos, scripts and tests.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use htx_operator::duration::parse_duration;
 use htx_operator::providers::paas::sim::{
     DEFAULT_RATE_PER_MINUTE, KeySpec, Outcome, SimConfig, Simulator,
 };
+use htx_operator::sim::process::{init_logging, stop_requested};
 
 /// Simulates the PaaS public API (projects, web services, deployments, env, secrets,
 /// databases, redis, object storage) with test hooks under /_sim/.
@@ -42,14 +43,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging();
     let args = Args::parse();
     // Parsed here rather than by clap so a bad spec never echoes the key.
     let mut keys = Vec::new();
@@ -87,29 +81,8 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "paas-portal-sim listening on {}", sim.url());
     let _ = stdout.flush();
-    shutdown_signal().await;
+    stop_requested().await;
     tracing::info!("shutting down");
     sim.shutdown().await;
     ExitCode::SUCCESS
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
