@@ -4,6 +4,7 @@
 //! is its folder plus its line in [`ALL`].
 
 pub mod htx;
+pub mod paas;
 pub mod ways;
 
 use std::any::{Any, TypeId};

@@ -7,12 +7,14 @@
 //! - [`faults`]: random faults drawn per request from the provider's settings, and armed faults
 //!   on the next calls of one kind, after the portal acted;
 //! - [`stats`]: request counters by method, route template and status, and named tallies;
+//! - [`bearer`]: the credential of an `Authorization: Bearer …` header;
 //! - [`ratelimit`]: the sliding-minute window per credential and its `Retry-After`;
 //! - [`hold`]: answers held back until a test releases them;
 //! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags;
 //! - [`process`]: logging and stopping for the simulators' binaries.
 
 pub mod answer;
+pub mod bearer;
 pub mod clock;
 pub mod faults;
 pub mod hold;

@@ -4,8 +4,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use axum::http::{HeaderMap, header};
-
 use super::config::{Cidr, Scope, TokenSpec};
 use super::error::SimError;
 use super::model::Kind;
@@ -93,14 +91,6 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The token of an `Authorization: Bearer …` header.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// Every scope reads everything; `read` writes nothing; a product scope writes its own product
 /// (backups belong to databases).
 pub(crate) fn permits(scope: Scope, action: Action, kind: Kind) -> bool {
@@ -119,7 +109,6 @@ pub(crate) fn permits(scope: Scope, action: Action, kind: Kind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn scopes() {
@@ -146,26 +135,6 @@ mod tests {
         assert!(!permits(Scope::Functions, Create, Backups));
         assert!(permits(Scope::Proxies, Create, Proxies));
         assert!(!permits(Scope::Proxies, Delete, Databases));
-    }
-
-    #[test]
-    fn bearer_header() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer htx_a"),
-        );
-        assert_eq!(bearer(&h), Some("htx_a"));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer  htx_b "),
-        );
-        assert_eq!(bearer(&h), Some("htx_b"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
-        assert_eq!(bearer(&h), None);
     }
 
     #[test]

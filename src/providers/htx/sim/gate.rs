@@ -13,13 +13,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::auth::{Action, bearer, permits};
+use super::auth::{Action, permits};
 use super::error::error_response;
 use super::faults::{Call, Roll};
 use super::handle::Shared;
 use super::model::Kind;
 use super::routes::{Op, classify};
 use crate::sim::answer::{deliver, drop_connection, faulted_answer};
+use crate::sim::bearer::bearer;
 use crate::sim::faults::CallName;
 use crate::sim::ratelimit::retry_after_secs;
 use crate::sim::serve::ConnCtl;
