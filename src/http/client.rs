@@ -259,6 +259,11 @@ impl Session {
         self.fingerprint
     }
 
+    /// This credential's budget is being spent on writes (see [`Limiter::busy_writing`]).
+    pub fn busy_writing(&self) -> bool {
+        self.limiter.busy_writing()
+    }
+
     /// Waits at the limiter for a write permit now and keeps it for this session's next write,
     /// so that what the caller does in between (recording its intent) happens right before the
     /// request leaves, not before the wait.

@@ -7,6 +7,8 @@
 //! portal sees no burst when the pause ends.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -70,6 +72,12 @@ enum Message {
 #[derive(Debug)]
 pub struct Limiter {
     messages: mpsc::UnboundedSender<Message>,
+    /// Writes waiting for a permit now.
+    writes_waiting: AtomicUsize,
+    /// When a write last asked for a permit.
+    last_write: Mutex<Option<Instant>>,
+    /// How long after a write asked the budget still counts as taken by writes.
+    write_spell: Duration,
 }
 
 impl Limiter {
@@ -77,12 +85,21 @@ impl Limiter {
     pub fn new(budget: Budget) -> Self {
         let (messages, inbox) = mpsc::unbounded_channel();
         tokio::spawn(Scheduler::new(budget).run(inbox));
-        Self { messages }
+        Self {
+            messages,
+            writes_waiting: AtomicUsize::new(0),
+            last_write: Mutex::new(None),
+            write_spell: (budget.interval() * 3).max(Duration::from_secs(2)),
+        }
     }
 
     /// Waits for a permit to send one request and returns how long that took.
     pub async fn acquire(&self, priority: Priority) -> Duration {
         let started = Instant::now();
+        if priority == Priority::Write {
+            self.writes_waiting.fetch_add(1, Ordering::AcqRel);
+            *self.last_write.lock().expect("not poisoned") = Some(started);
+        }
         let (grant, granted) = oneshot::channel();
         if self
             .messages
@@ -92,7 +109,21 @@ impl Limiter {
             // The scheduler only drops a grant when it stops, which it does when every handle is gone.
             let _ = granted.await;
         }
+        if priority == Priority::Write {
+            self.writes_waiting.fetch_sub(1, Ordering::AcqRel);
+        }
         started.elapsed()
+    }
+
+    /// The budget is being spent on writes: one waits for a permit, or one asked a moment ago
+    /// (a wave of creates or deletes). Reads that can wait should then wait.
+    pub fn busy_writing(&self) -> bool {
+        self.writes_waiting.load(Ordering::Acquire) > 0
+            || self
+                .last_write
+                .lock()
+                .expect("not poisoned")
+                .is_some_and(|at| at.elapsed() < self.write_spell)
     }
 
     /// Holds every request of this token until `retry_after` from now has passed.
@@ -225,7 +256,6 @@ impl Scheduler {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::Mutex;
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_then_paced_at_the_rate() {
@@ -336,5 +366,19 @@ mod tests {
             "took {:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_keep_the_limiter_busy_for_a_spell() {
+        let limiter = Limiter::new(Budget::per_minute(60));
+        assert!(!limiter.busy_writing());
+        limiter.acquire(Priority::Read).await;
+        assert!(!limiter.busy_writing(), "reads do not count");
+        limiter.acquire(Priority::Write).await;
+        assert!(limiter.busy_writing());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(limiter.busy_writing(), "three intervals of 1 s");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(!limiter.busy_writing());
     }
 }

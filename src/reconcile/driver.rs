@@ -30,6 +30,9 @@ enum Seen<R> {
     Present(R),
     Unlisted,
     Gone,
+    /// Missing from a list that may predate it, taken while the credential's budget goes to
+    /// writes: no news, look again later.
+    NotYet,
 }
 
 impl<R> Seen<R> {
@@ -41,6 +44,7 @@ impl<R> Seen<R> {
             },
             Seen::Unlisted => Remote::Unlisted,
             Seen::Gone => Remote::Gone,
+            Seen::NotYet => unreachable!("no decision is made without news"),
         }
     }
 }
@@ -89,6 +93,9 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
             .resync_requests
             .is_new(&object_key(object), state.resync_request());
         seen = observe::<K>(run, &portal, &state, resync_requested).await?;
+        if matches!(seen, Seen::NotYet) {
+            return Ok(Action::requeue(run.ctx.timing.poll));
+        }
         decision = decide(&desired, &recorded, Some(seen.as_plan::<K>()));
         if decision == Decision::LookUp {
             seen = look_up::<K>(&portal, state.lookup_name()).await?;
@@ -150,7 +157,7 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
         Decision::Delete => {
             let remote = match &seen {
                 Seen::Present(remote) => Some(remote),
-                Seen::Unlisted | Seen::Gone => None,
+                Seen::Unlisted | Seen::Gone | Seen::NotYet => None,
             };
             delete(run, &state, needs_portal(), remote).await
         }
@@ -278,8 +285,9 @@ async fn protect_credentials<K: PortalKind>(
 }
 
 /// The portal resource under the object's name, from the shared snapshot. Where status says it
-/// should exist but the snapshot lacks it, a snapshot taken now is looked at too: the one held
-/// may predate the resource. Absence from lists stays a hint ([`Seen::Unlisted`]).
+/// should exist but the snapshot lacks it, a snapshot taken now is looked at too (the one held
+/// may predate the resource), unless the budget goes to writes: then it is no news yet.
+/// Absence from lists stays a hint ([`Seen::Unlisted`]).
 async fn observe<K: PortalKind>(
     run: &Run<'_, K>,
     client: &Session,
@@ -297,7 +305,8 @@ async fn observe<K: PortalKind>(
             .collect())
     };
     let snapshots = K::snapshots(ctx);
-    let not_before = state.snapshot_not_before(&ctx.timing, resync_requested);
+    let busy_writing = client.busy_writing();
+    let not_before = state.snapshot_not_before(&ctx.timing, resync_requested, busy_writing);
     let key = snapshot_key(client, part);
     let snapshot = snapshots.get(key, not_before, list).await?;
     if let Some(found) = snapshot.by_name.get(name) {
@@ -305,6 +314,9 @@ async fn observe<K: PortalKind>(
     }
     if !state.expects_remote() || resync_requested {
         return Ok(Seen::Unlisted);
+    }
+    if busy_writing {
+        return Ok(Seen::NotYet);
     }
     let confirmed = snapshots
         .get(key, tokio::time::Instant::now(), list)

@@ -27,6 +27,13 @@ use super::plan::{Desired, Recorded};
 /// unanswered create cannot be told from someone else's resource of that name.
 pub const PENDING_TRUST: Duration = Duration::from_secs(15 * 60);
 
+/// How old a snapshot objects in progress accept while their credential's budget goes to writes
+/// (a wave of creates or deletes): every list taken then is a create or delete fewer. A look
+/// that decides something (whether a claimed resource is gone) still takes a list now, and a
+/// new object's create is safe on an older list: the portal refuses (HTX) or reports (WaysCloud)
+/// a name that exists.
+pub const BUSY_POLL: Duration = Duration::from_secs(30);
+
 /// The parts of an object the decision reads.
 pub struct ObjectState<'a> {
     wanted_name: String,
@@ -132,10 +139,15 @@ impl<'a> ObjectState<'a> {
     }
 
     /// The oldest portal snapshot this reconcile may decide on. Objects that are Ready and in
-    /// sync accept one as old as the resync interval; the others (creating, failing, deleting)
-    /// want one no older than the poll interval; a new `reconcile-requested-at` wants one taken
-    /// now.
-    pub fn snapshot_not_before(&self, timing: &Timing, resync_requested: bool) -> Instant {
+    /// sync accept one as old as the resync interval; the others (new, creating, failing,
+    /// deleting) want one no older than the poll interval, or [`BUSY_POLL`] while the
+    /// credential's budget goes to writes; a new `reconcile-requested-at` wants one taken now.
+    pub fn snapshot_not_before(
+        &self,
+        timing: &Timing,
+        resync_requested: bool,
+        busy_writing: bool,
+    ) -> Instant {
         let now = Instant::now();
         let settled = self.status.is_some_and(|s| {
             conditions::is_true(&s.conditions, READY) && conditions::is_true(&s.conditions, SYNCED)
@@ -144,6 +156,8 @@ impl<'a> ObjectState<'a> {
             Duration::ZERO
         } else if settled && !self.deleting {
             timing.resync
+        } else if busy_writing {
+            timing.poll.max(BUSY_POLL)
         } else {
             timing.poll
         };
