@@ -133,16 +133,29 @@ async fn a_database_is_created_once_with_every_field_and_changed_in_place() {
     assert!(portal.backup_policy.enabled);
     assert_eq!(portal.backup_policy.time_of_day.as_deref(), Some("02:00"));
     assert_eq!(
-        secret_text(&stack, "orders-db", "password").await.as_deref(),
+        secret_text(&stack, "orders-db", "password")
+            .await
+            .as_deref(),
         Some(portal.password.as_str()),
         "the Secret holds the portal's password"
     );
     for key in ["host", "port", "database", "username", "uri"] {
-        assert!(secret_text(&stack, "orders-db", key).await.is_some(), "{key}");
+        assert!(
+            secret_text(&stack, "orders-db", key).await.is_some(),
+            "{key}"
+        );
     }
     let secrets: Api<Secret> = stack.api();
-    let annotations = secrets.get("orders-db").await.unwrap().annotations().clone();
-    assert!(annotations.contains_key(PASSWORD_SET_ANNOTATION), "{annotations:?}");
+    let annotations = secrets
+        .get("orders-db")
+        .await
+        .unwrap()
+        .annotations()
+        .clone();
+    assert!(
+        annotations.contains_key(PASSWORD_SET_ANNOTATION),
+        "{annotations:?}"
+    );
     assert_eq!(hooks.stats().effective(Call::Create), 1);
     assert_eq!(hooks.stats().attempts("postgresql", &name), 1);
 
@@ -212,7 +225,10 @@ async fn the_password_rotates_on_request_and_on_schedule() {
     })
     .await;
     let name = db_name(&made);
-    assert!(name.ends_with("_app_db"), "hyphens become underscores: {name}");
+    assert!(
+        name.ends_with("_app_db"),
+        "hyphens become underscores: {name}"
+    );
     let hooks = stack.ways().sim.hooks();
     let first = hooks.password(DbType::Postgresql, &name).unwrap();
 
@@ -223,7 +239,9 @@ async fn the_password_rotates_on_request_and_on_schedule() {
     )
     .await;
     let rotated = wait_for(&api, "app-db", "rotated", SHORT, |db| {
-        db.status.as_ref().and_then(|s| s.rotation_handled.as_deref())
+        db.status
+            .as_ref()
+            .and_then(|s| s.rotation_handled.as_deref())
             == Some("2026-12-01T10:00:00Z")
     })
     .await;
@@ -237,13 +255,24 @@ async fn the_password_rotates_on_request_and_on_schedule() {
     let set_at = rotated.status.unwrap().last_rotation_time.unwrap();
 
     // Every minute from the last rotation (the shortest allowed).
-    patch_spec(&api, "app-db", json!({"credentials": {"rotateEvery": "1m"}})).await;
-    wait_for(&api, "app-db", "rotated on schedule", Duration::from_secs(150), |db| {
-        db.status
-            .as_ref()
-            .and_then(|s| s.last_rotation_time.as_ref())
-            .is_some_and(|at| at.0 > set_at.0)
-    })
+    patch_spec(
+        &api,
+        "app-db",
+        json!({"credentials": {"rotateEvery": "1m"}}),
+    )
+    .await;
+    wait_for(
+        &api,
+        "app-db",
+        "rotated on schedule",
+        Duration::from_secs(150),
+        |db| {
+            db.status
+                .as_ref()
+                .and_then(|s| s.last_rotation_time.as_ref())
+                .is_some_and(|at| at.0 > set_at.0)
+        },
+    )
     .await;
     let third = hooks.password(DbType::Postgresql, &name).unwrap();
     assert_ne!(third, second);
@@ -296,7 +325,11 @@ async fn a_database_made_elsewhere_is_refused_adopted_or_observed() {
         condition(&adopted, "CredentialsReady"),
         Some(("False".to_owned(), "PasswordUnknown".to_owned()))
     );
-    assert_eq!(hooks.stats().effective(Call::Rotate), 0, "not rotated unasked");
+    assert_eq!(
+        hooks.stats().effective(Call::Rotate),
+        0,
+        "not rotated unasked"
+    );
     patch_spec(
         &api,
         "legacy",
@@ -371,14 +404,32 @@ async fn a_read_only_key_is_forbidden_until_fixed() {
     let api = stack.api::<WaysDatabase>();
     let spec = json!({"dbType": "mariadb", "providerConfigRef": {"name": "reader"}});
     create(&api, &database("shop", spec)).await;
-    let refused = wait_for(&api, "shop", "Forbidden", SHORT, not_ready_because("Forbidden")).await;
-    assert!(ready(&refused).unwrap().2.contains("403"), "{:?}", ready(&refused));
+    let refused = wait_for(
+        &api,
+        "shop",
+        "Forbidden",
+        SHORT,
+        not_ready_because("Forbidden"),
+    )
+    .await;
+    assert!(
+        ready(&refused).unwrap().2.contains("403"),
+        "{:?}",
+        ready(&refused)
+    );
     assert!(hooks.databases().is_empty());
 
     hooks
         .put_key(KeySpec::full(&reader, &stack.ways().customer))
         .unwrap();
-    let made = wait_for(&api, "shop", "Ready once the key may create", SHORT, is_ready).await;
+    let made = wait_for(
+        &api,
+        "shop",
+        "Ready once the key may create",
+        SHORT,
+        is_ready,
+    )
+    .await;
     assert!(db_name(&made).contains("_mdb_shop"), "{}", db_name(&made));
     assert_eq!(hooks.stats().effective(Call::Create), 1);
     stack.finish().await;
@@ -405,13 +456,13 @@ async fn deletion_deletes_or_orphans() {
     stack.finish_leaving_ways(&[&kept]).await;
 }
 
-/// The create's answer lost: the database exists, the operator never saw its password. Still
-/// one database; the password is recovered by exactly one rotation.
+/// The create's answer lost and the operator killed right after: the database exists, nobody
+/// saw its password. Still one database; the password is recovered by exactly one rotation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_create_answer_makes_one_database_and_one_rotation() {
-    let stack = ways_stack(&["--list-lag", "10s"]).await;
+async fn a_crash_after_a_lost_create_answer_makes_one_database_and_one_rotation() {
+    let mut stack = ways_stack(&["--list-lag", "10s"]).await;
     let api = stack.api::<WaysDatabase>();
-    let hooks = stack.ways().sim.hooks();
+    let hooks = stack.ways().sim.hooks().clone();
     hooks.arm(Armed {
         on: Call::Create,
         fault: AfterEffect::LoseAnswer,
@@ -419,6 +470,16 @@ async fn a_lost_create_answer_makes_one_database_and_one_rotation() {
     });
     let spec = json!({"dbType": "postgresql", "writeConnectionSecretToRef": {"name": "lost-db"}});
     create(&api, &database("lost", spec)).await;
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().effective(Call::Create) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no create reached the portal"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.kill_operator().await;
+    stack.start_operator();
     let made = wait_for(&api, "lost", "Ready with credentials", SHORT, |db| {
         is_ready(db) && credentials_ready(db)
     })
@@ -460,12 +521,20 @@ async fn a_lost_rotation_answer_ends_with_the_portals_password() {
     .await;
     wait_for(&api, "rot", "rotated", SHORT, |db| {
         credentials_ready(db)
-            && db.status.as_ref().and_then(|s| s.rotation_handled.as_deref()) == Some("1")
+            && db
+                .status
+                .as_ref()
+                .and_then(|s| s.rotation_handled.as_deref())
+                == Some("1")
     })
     .await;
     let stats = hooks.stats();
     assert_eq!(stats.fired.get("rotate:lose_answer"), Some(&1));
-    assert_eq!(stats.effective(Call::Rotate), 2, "at least once: twice here");
+    assert_eq!(
+        stats.effective(Call::Rotate),
+        2,
+        "at least once: twice here"
+    );
     assert_eq!(
         secret_text(&stack, "rot-db", "password").await,
         hooks.password(DbType::Postgresql, &name)

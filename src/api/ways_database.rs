@@ -162,7 +162,7 @@ impl BackupFrequency {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsSpec {
-    /// Rotate this long after the last rotation, e.g. `2160h` (at least `1h`).
+    /// Rotate this long after the last rotation, e.g. `2160h` (at least `1m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^\d+(ms|s|m|h)?$"))]
     pub rotate_every: Option<String>,

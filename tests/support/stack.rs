@@ -10,6 +10,7 @@ use htx_operator::api::crds_without_rules;
 use htx_operator::providers::htx::sim::{
     Product, RunningSim, Scope, SimConfig, Simulator, TokenSpec,
 };
+use htx_operator::providers::ways::sim as ways;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -25,6 +26,15 @@ pub const READ_TOKEN: &str = "htx_e2e_read";
 /// Tokens scoped to one product.
 pub const DATABASES_TOKEN: &str = "htx_e2e_databases";
 pub const FUNCTIONS_TOKEN: &str = "htx_e2e_functions";
+/// The Secret holding the WaysCloud key the operator uses by default (key `token`).
+pub const WAYS_KEY_SECRET: &str = "ways-key";
+
+/// A WaysCloud simulator beside the HTX one, and the full key of the stack's customer.
+pub struct WaysPortal {
+    pub sim: ways::RunningSim,
+    pub key: String,
+    pub customer: String,
+}
 
 pub struct Stack {
     pub client: Client,
@@ -34,6 +44,8 @@ pub struct Stack {
     pub sim: RunningSim,
     /// The full-scope token in the default token Secret.
     pub token: String,
+    /// With [`StackOptions::ways`]: the WaysCloud portal, its key the operator's default.
+    pub ways: Option<WaysPortal>,
     operator: Option<Child>,
     operator_args: Vec<String>,
     kubeconfig: PathBuf,
@@ -47,6 +59,8 @@ pub struct StackOptions {
     pub kubeconfig: Option<PathBuf>,
     /// `htx-operator run` flags besides the portal, token Secret, namespace and metrics address.
     pub operator_args: Vec<String>,
+    /// A WaysCloud simulator too (its keys: the stack adds its own full one).
+    pub ways: Option<ways::SimConfig>,
 }
 
 impl Default for StackOptions {
@@ -60,6 +74,7 @@ impl Default for StackOptions {
             },
             operator_args: vec!["--poll".into(), "1s".into()],
             kubeconfig: None,
+            ways: None,
         }
     }
 }
@@ -99,6 +114,10 @@ impl Stack {
         let sim = Simulator::start(sim_config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("the simulator starts");
+        let ways = match options.ways {
+            Some(config) => Some(WaysPortal::start(config).await),
+            None => None,
+        };
         let stack = Self {
             log: std::env::temp_dir().join(format!("{}-operator.log", ns.name())),
             client,
@@ -106,12 +125,23 @@ impl Stack {
             others: Vec::new(),
             sim,
             token,
+            ways,
             operator: None,
             operator_args: options.operator_args,
             kubeconfig,
         };
         stack.put_token(TOKEN_SECRET, &stack.token.clone()).await;
+        if let Some(ways) = &stack.ways {
+            stack.put_token(WAYS_KEY_SECRET, &ways.key).await;
+        }
         stack
+    }
+
+    /// The WaysCloud portal of a stack started with [`StackOptions::ways`].
+    pub fn ways(&self) -> &WaysPortal {
+        self.ways
+            .as_ref()
+            .expect("the stack was started with a WaysCloud simulator")
     }
 
     /// Writes `token` into the Secret `name` (key `token`) in the test namespace.
@@ -181,6 +211,14 @@ impl Stack {
                     .flat_map(|other| ["--namespace", other.name()]),
             )
             .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(self.ways.iter().flat_map(|ways| {
+                let default = format!(
+                    "WaysCloud:{}/{WAYS_KEY_SECRET},url={}",
+                    self.ns.name(),
+                    ways.sim.url()
+                );
+                ["--provider-default".to_owned(), default]
+            }))
             .args(&self.operator_args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env(
@@ -287,7 +325,16 @@ impl Stack {
 
     /// [`Stack::finish`] for a test that left portal resources on purpose (orphaned, made out of
     /// band): exactly `kept` of `product` may remain, and nothing else anywhere.
-    pub async fn finish_leaving(mut self, product: Product, kept: &[&str]) {
+    pub async fn finish_leaving(self, product: Product, kept: &[&str]) {
+        self.finish_with(product, kept, &[]).await;
+    }
+
+    /// [`Stack::finish`] for a test that left these WaysCloud databases on purpose.
+    pub async fn finish_leaving_ways(self, kept: &[&str]) {
+        self.finish_with(Product::Databases, &[], kept).await;
+    }
+
+    async fn finish_with(mut self, product: Product, kept: &[&str], ways_kept: &[&str]) {
         let namespaces: Vec<String> = std::iter::once(&self.ns)
             .chain(&self.others)
             .map(|ns| ns.name().to_owned())
@@ -302,6 +349,22 @@ impl Stack {
             self.delete_all::<htx_operator::api::Function>(namespace)
                 .await;
             self.delete_all::<htx_operator::api::Proxy>(namespace).await;
+            self.delete_all::<htx_operator::api::WaysDatabase>(namespace)
+                .await;
+        }
+        if let Some(ways) = &self.ways {
+            let left: Vec<String> = ways
+                .sim
+                .hooks()
+                .databases()
+                .into_iter()
+                .map(|db| db.db_name)
+                .filter(|name| !ways_kept.contains(&name.as_str()))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "WaysCloud databases left after every object was deleted: {left:?}"
+            );
         }
         for each in Product::ALL {
             let mut left: Vec<String> = self
@@ -326,14 +389,17 @@ impl Stack {
             );
         }
         let log = self.operator_log();
+        let ways_key = self.ways.as_ref().map_or("", |ways| ways.key.as_str());
         let tokens = [
             self.token.as_str(),
             READ_TOKEN,
             DATABASES_TOKEN,
             FUNCTIONS_TOKEN,
-        ];
+        ]
+        .into_iter()
+        .chain((!ways_key.is_empty()).then_some(ways_key));
         assert!(
-            tokens.iter().all(|token| !log.contains(token)),
+            tokens.into_iter().all(|token| !log.contains(token)),
             "a portal token appears in the operator's log {}",
             self.log.display()
         );
@@ -416,5 +482,17 @@ pub async fn install_crds(client: &Client, crds: Vec<CustomResourceDefinition>) 
             },
         )
         .await;
+    }
+}
+
+impl WaysPortal {
+    async fn start(mut config: ways::SimConfig) -> Self {
+        let customer = unique_name("c").replace('-', "");
+        let key = format!("wk_{}", unique_name("full").replace('-', "_"));
+        config.keys.push(ways::KeySpec::full(&key, &customer));
+        let sim = ways::Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the WaysCloud simulator starts");
+        Self { sim, key, customer }
     }
 }

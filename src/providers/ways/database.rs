@@ -34,7 +34,7 @@ use super::settings;
 has_managed_status!(WaysDatabaseStatus);
 
 /// The shortest `rotateEvery`: each rotation breaks the connections using the old password.
-const SHORTEST_ROTATION: Duration = Duration::from_secs(3600);
+const SHORTEST_ROTATION: Duration = Duration::from_secs(60);
 
 impl PortalKind for WaysDatabase {
     type Status = WaysDatabaseStatus;
@@ -147,7 +147,7 @@ impl PortalKind for WaysDatabase {
             && every < SHORTEST_ROTATION
         {
             return Err(invalid(
-                "spec.credentials.rotateEvery is shorter than 1h: each rotation breaks the connections using the old password",
+                "spec.credentials.rotateEvery is shorter than 1m: each rotation breaks the connections using the old password",
             ));
         }
         let unreadable = settings::invalid_sources(self.spec.firewall.as_deref().unwrap_or(&[]));
@@ -435,8 +435,11 @@ async fn deep_sync(
                     }
                 }
                 for source in &plan.add {
+                    // One spelling (`192.0.2.10/32`, network addresses): the portal refuses host
+                    // bits in a block, and lists a source as it was given.
+                    let canonical = settings::canonical(&source.cidr).unwrap_or_default();
                     let rule = NewRule {
-                        ip_address: &source.cidr,
+                        ip_address: &canonical,
                         description: source.description.as_deref(),
                     };
                     client.reserve_write().await;
