@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The product end to end on this machine: a local Kubernetes control plane, the portal
-# simulator, the CRDs, the operator, and examples/ applied and Ready.
+# The product end to end on this machine: a local Kubernetes control plane, the HTX and WaysCloud
+# portal simulators, the CRDs, the operator, and examples/ applied and Ready.
 #
 #   hack/demo.sh        bring it all up (first run: installs packages, builds Kubernetes once)
 #   hack/demo.sh down   stop everything the demo started
@@ -13,6 +13,7 @@ DEMO_DIR="$PWD/.e2e/demo"
 CLUSTER_DIR="$DEMO_DIR/cluster"
 NAMESPACE=htx-system
 TOKEN=htx_demo_full_token
+WAYS_KEY=wk_demo_key
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() {
@@ -39,6 +40,7 @@ stop_pid() {
 down() {
   stop_pid "$DEMO_DIR/operator.pid"
   stop_pid "$DEMO_DIR/portal.pid"
+  stop_pid "$DEMO_DIR/ways.pid"
   if [[ -d $CLUSTER_DIR ]]; then
     hack/local-cluster.sh down "$CLUSTER_DIR"
     # The local cluster's objects are gone: the portal's must go too, or the next demo's objects
@@ -46,6 +48,12 @@ down() {
     rm -f "$DEMO_DIR/portal-state.json"
   fi
   echo "demo stopped (logs kept in $DEMO_DIR)"
+}
+
+# Creates or updates Secret NAME in NAMESPACE with KEY=VALUE.
+put_secret() {
+  kubectl -n "$1" create secret generic "$2" --from-literal="$3=$4" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 }
 
 free_port() {
@@ -68,8 +76,9 @@ up() {
   mkdir -p "$DEMO_DIR"
   stop_pid "$DEMO_DIR/operator.pid"
   stop_pid "$DEMO_DIR/portal.pid"
+  stop_pid "$DEMO_DIR/ways.pid"
 
-  step "building htx-operator and htx-portal-sim (cargo build --release)"
+  step "building htx-operator and the portal simulators (cargo build --release)"
   apt_install make gcc # jemalloc, the operator's allocator, is built from its C source
   cargo build --release --bins
   local bin="$PWD/target/release"
@@ -92,6 +101,14 @@ up() {
   echo $! >"$DEMO_DIR/portal.pid"
   wait_for_line "$DEMO_DIR/portal.log" "listening on" "$(cat "$DEMO_DIR/portal.pid")"
 
+  local ways_port
+  ways_port=$(free_port)
+  step "starting the WaysCloud simulator on http://127.0.0.1:$ways_port"
+  "$bin/ways-portal-sim" --listen "127.0.0.1:$ways_port" --key "$WAYS_KEY:demo:all" \
+    >"$DEMO_DIR/ways.log" 2>&1 &
+  echo $! >"$DEMO_DIR/ways.pid"
+  wait_for_line "$DEMO_DIR/ways.log" "listening on" "$(cat "$DEMO_DIR/ways.pid")"
+
   # Before 1.25 an API server does not know the CRDs' validation rules (and 1.20's kubectl
   # refuses them): those get the same CRDs without the rules (the operator checks the same).
   local minor
@@ -105,14 +122,16 @@ up() {
   fi
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
-  step "storing the portal token in Secret $NAMESPACE/portal-token"
+  step "storing the credentials: Secret $NAMESPACE/portal-token, and the examples' ProviderConfig Secrets"
   kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  kubectl -n "$NAMESPACE" create secret generic portal-token --from-literal=token="$TOKEN" \
-    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  put_secret "$NAMESPACE" portal-token token "$TOKEN"
+  put_secret default team-a-htx token "$TOKEN"
+  put_secret default ways-key apiKey "$WAYS_KEY"
 
   step "starting the operator (log: $DEMO_DIR/operator.log)"
   "$bin/htx-operator" run --portal-url "http://127.0.0.1:$port" \
     --token-secret "$NAMESPACE/portal-token" --metrics-addr "127.0.0.1:$(free_port)" \
+    --provider-default "WaysCloud:default/ways-key,key=apiKey,url=http://127.0.0.1:$ways_port" \
     >"$DEMO_DIR/operator.log" 2>&1 &
   echo $! >"$DEMO_DIR/operator.pid"
   wait_for_line "$DEMO_DIR/operator.log" "htx-operator starting" "$(cat "$DEMO_DIR/operator.pid")"
@@ -128,8 +147,8 @@ up() {
     kubectl wait --for=condition=Ready "$kind" --all --timeout=180s
   done
 
-  step "kubectl get htx (every kind of the operator)"
-  kubectl get htx
+  step "kubectl get htx,wayscloud (every kind of the operator)"
+  kubectl get htx,wayscloud
 
   cat <<EOT
 
@@ -140,8 +159,11 @@ The demo is up. Try:
   kubectl get secret analytics-connection -o jsonpath='{.data.uri}' | base64 -d; echo
   kubectl annotate database analytics htx.vinacis.com/paused=true
   kubectl get backups,backupschedules             # the backup taken, the nightly schedule
+  kubectl get waysdatabase orders -o wide          # a WaysCloud database, its firewall and backups
+  kubectl get secret orders-db -o jsonpath='{.data.password}' | base64 -d; echo
+  kubectl patch waysdatabase orders --type merge -p '{"spec":{"credentials":{"rotationRequestedAt":"now"}}}'
   kubectl delete database analytics               # deletes it at the portal too
-  curl -s http://127.0.0.1:$port/_sim/state        # what the (simulated) portal holds
+  curl -s http://127.0.0.1:$port/_sim/state        # what the (simulated) HTX portal holds
   tail -f $DEMO_DIR/operator.log
 
 Stop everything with: hack/demo.sh down

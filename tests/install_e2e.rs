@@ -8,16 +8,19 @@ mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::{Backup, BackupPhase, BackupSchedule, Database, Function, Proxy};
+use htx_operator::api::{
+    Backup, BackupPhase, BackupSchedule, Database, Function, ProviderConfig, Proxy, WaysDatabase,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{
-    HelmRelease, OperatorProcess, Stack, StackOptions, TOKEN_SECRET, TestNamespace, client_from,
-    database_lifecycle, service_account_kubeconfig, wait_for, wait_for_deletion,
+    HelmRelease, OperatorProcess, Stack, StackOptions, TOKEN_SECRET, TestNamespace,
+    WAYS_KEY_SECRET, client_from, database_lifecycle, service_account_kubeconfig, wait_for,
+    wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(90);
@@ -35,9 +38,26 @@ fn completed(backup: &Backup) -> bool {
     backup.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Completed)
 }
 
+/// The Secrets the examples' ProviderConfigs name: an HTX token and a WaysCloud key.
+async fn put_example_credentials(stack: &Stack) {
+    let secrets = Api::<Secret>::namespaced(stack.client.clone(), stack.ns.name());
+    for (name, key, value) in [
+        ("team-a-htx", "token", stack.token.as_str()),
+        ("ways-key", "apiKey", stack.ways().key.as_str()),
+    ] {
+        let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                           "stringData": {key: value}});
+        secrets
+            .patch(name, &PatchParams::apply("test"), &Patch::Apply(patch))
+            .await
+            .unwrap();
+    }
+}
+
 /// Every example of examples/ applied as a user would, and a BackupSchedule that fires every
-/// two seconds: every kind reaches its goal under `operator`'s identity.
+/// two seconds: every kind of both providers reaches its goal under `operator`'s identity.
 async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
+    put_example_credentials(stack).await;
     let examples = support::repo_root().join("examples");
     let (ok, output) = stack
         .kubectl(&["apply", "-f", examples.to_str().unwrap()])
@@ -60,12 +80,19 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
     )
     .await;
     wait_for(&stack.api::<Proxy>(), "egress", "Ready", SHORT, ready_json).await;
+    let configs = stack.api::<ProviderConfig>();
+    for name in ["team-a-htx", "wayscloud"] {
+        wait_for(&configs, name, "Ready", SHORT, ready_json).await;
+    }
+    let orders = stack.api::<WaysDatabase>();
+    wait_for(&orders, "orders", "Ready", SHORT, ready_json).await;
     let backups = stack.api::<Backup>();
     wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
     for secret in [
         "analytics-connection",
         "thumbnails-endpoint",
         "egress-socks",
+        "orders-db",
     ] {
         stack
             .api::<Secret>()
@@ -168,12 +195,21 @@ fn release_name(namespace: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
-    let stack = Stack::start_without_operator(StackOptions::default()).await;
+    let stack = Stack::start_without_operator(StackOptions {
+        ways: Some(Default::default()),
+        ..StackOptions::default()
+    })
+    .await;
     let ns = stack.ns.name().to_owned();
+    let ways_default = json!({"secretName": WAYS_KEY_SECRET, "key": "token",
+                              "url": stack.ways().sim.url(), "ratePerMinute": 60});
     let release = HelmRelease::install(
         &release_name(&ns),
         &ns,
-        &[format!("portal.tokenSecret.name=\"{TOKEN_SECRET}\"")],
+        &[
+            format!("portal.tokenSecret.name=\"{TOKEN_SECRET}\""),
+            format!("providers.wayscloud={ways_default}"),
+        ],
     );
     let kubeconfig = service_account_kubeconfig(&stack.client, &ns, &release.fullname()).await;
     let mut args = release.operator_args(&stack.client, &stack.sim.url()).await;
@@ -245,6 +281,8 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     delete_all::<Database>(&stack).await;
     delete_all::<Function>(&stack).await;
     delete_all::<Proxy>(&stack).await;
+    delete_all::<WaysDatabase>(&stack).await;
+    delete_all::<ProviderConfig>(&stack).await;
     assert_eq!(
         stack.sim.hooks().databases(),
         Vec::<serde_json::Value>::new()

@@ -86,6 +86,7 @@ def test_default_render_is_a_restricted_single_replica_with_a_cluster_role():
         "--token-secret=htx-system/htx-portal-token",
         "--rate-per-minute=100",
         "--resync=10m",
+        "--deep-resync=1h",
         "--poll=5s",
         "--concurrency=16",
         "--metrics-addr=0.0.0.0:8080",
@@ -156,6 +157,20 @@ def test_the_default_token_can_be_limited_to_some_namespaces():
     assert not [arg for arg in plain if arg.startswith("--default-token-")], "every namespace by default"
 
 
+def test_a_wayscloud_default_key_is_passed_and_readable_by_name():
+    values = {"providers": {"wayscloud": {"secretName": "ways-key", "key": "apiKey",
+                                          "url": "https://ways.example", "ratePerMinute": 30}},
+              "watchNamespaces": ["team-a"], "deepResync": "2h"}
+    objects = render(values)
+    args = container(objects)["args"]
+    assert "--provider-default=WaysCloud:htx-system/ways-key,key=apiKey,url=https://ways.example,rate=30" in args
+    assert "--deep-resync=2h" in args
+    secret_rules = [rule for rule in rules(objects) if "secrets" in rule["resources"] and rule.get("resourceNames")]
+    assert [rule["resourceNames"] for rule in secret_rules] == [["htx-portal-token", "ways-key"]]
+    plain = container(render({}))["args"]
+    assert not [arg for arg in plain if arg.startswith("--provider-default")], "no WaysCloud default unless a Secret is named"
+
+
 def test_without_leader_election_a_single_replica_is_recreated_and_has_no_lease_rights():
     objects = render({"leaderElection": {"enabled": False, "leaseDuration": "15s"}})
     d = deployment(objects)
@@ -179,6 +194,9 @@ def test_without_leader_election_a_single_replica_is_recreated_and_has_no_lease_
         ({"portal": {"ratePerMinute": 0}}, "/portal/ratePerMinute"),
         ({"portal": {"url": "portal.example"}}, "/portal/url"),
         ({"portal": {"tokenSecret": {"name": "Bad Name"}}}, "/portal/tokenSecret/name"),
+        ({"providers": {"wayscloud": {"secretName": "Bad Name"}}}, "/providers/wayscloud/secretName"),
+        ({"providers": {"wayscloud": {"url": "https://a.example,rate=9999"}}}, "/providers/wayscloud/url"),
+        ({"deepResync": "hourly"}, "/deepResync"),
         ({"replicas": -1}, "/replicas"),
         ({"metrics": {"port": 80}}, "/metrics/port"),
         ({"image": {"digest": "latest"}}, "/image/digest"),
