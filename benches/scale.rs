@@ -7,6 +7,7 @@
 //! cargo bench --bench scale -- reaction  [N=10000]
 //! cargo bench --bench scale -- restart   [N=1000]
 //! cargo bench --bench scale -- tenants   [NAMESPACES=1000] [PER_NAMESPACE=10]
+//! cargo bench --bench scale -- ways      [N=1000] [PORTAL_LIMIT=600]
 //! ```
 //! The cluster: `HTX_E2E_KUBECONFIG`, else `hack/local-cluster.sh up .e2e/bench` (left running;
 //! `hack/local-cluster.sh down .e2e/bench` stops it). Each run uses a namespace of its own.
@@ -15,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use htx_operator::api::{Database, DatabaseSpec, crds_without_rules};
+use htx_operator::api::{Database, DatabaseSpec, ManagedStatus, crds_without_rules};
 use htx_operator::providers::htx::sim::{Kind, RunningSim, Scope, SimConfig, Simulator, TokenSpec};
+use htx_operator::sim::stats::{RequestCount, RequestCounts};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::jiff::Timestamp;
@@ -25,6 +27,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
+
+#[path = "scale/ways.rs"]
+mod ways;
 
 const TOKEN: &str = "htx_bench_token";
 
@@ -48,8 +53,9 @@ async fn main() {
         "reaction" => reaction(number(1, 10_000)).await,
         "restart" => restart(number(1, 1000)).await,
         "tenants" => tenants(number(1, 1000), number(2, 10)).await,
+        "ways" => ways::ways(number(1, 1000), number(2, 600) as u32).await,
         other => panic!(
-            "unknown scenario {other}: converge, overhead, steady, reaction, restart, tenants"
+            "unknown scenario {other}: converge, overhead, steady, reaction, restart, tenants, ways"
         ),
     }
 }
@@ -76,7 +82,7 @@ async fn converge(count: usize, portal_limit: u32) {
         stats.create_attempts.values().sum::<u64>()
     );
     println!("  429 answers         {throttled} (target 0)");
-    print_calls(&stats);
+    print_calls(&stats.requests);
     println!(
         "  time to all Ready   {:.1} s; floor N/budget {:.1} s",
         elapsed.as_secs_f64(),
@@ -230,7 +236,7 @@ async fn restart(count: usize) {
         "  operator RSS after the restart    {:.1} MiB (no creation burst behind it)",
         bench.operator_rss_mib()
     );
-    print_calls(&stats);
+    print_calls(&stats.requests);
     bench.finish().await;
 }
 
@@ -332,16 +338,16 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
 }
 
 /// Every portal call the simulator counted, by method and route.
-fn print_calls(stats: &htx_operator::providers::htx::sim::Stats) {
-    println!("  portal calls        {} in all:", stats.total());
-    let mut by_route: std::collections::BTreeMap<(String, String), u64> = Default::default();
-    for request in &stats.requests {
+fn print_calls(requests: &[RequestCount]) {
+    println!("  portal calls        {} in all:", requests.total());
+    let mut by_route: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
+    for request in requests {
         *by_route
-            .entry((request.method.clone(), request.route.clone()))
+            .entry((&request.method, &request.route))
             .or_default() += request.count;
     }
     for ((method, route), count) in by_route {
-        println!("    {method:6} {route:40} {count}");
+        println!("    {method:6} {route:48} {count}");
     }
 }
 
@@ -354,9 +360,12 @@ fn sum_of_samples(text: &str, prefix: &str) -> f64 {
 }
 
 fn is_ready(db: &Database) -> bool {
-    db.status.as_ref().is_some_and(|s| {
-        s.managed
-            .conditions
+    is_ready_status(db.status.as_ref().map(|s| &s.managed))
+}
+
+fn is_ready_status(status: Option<&ManagedStatus>) -> bool {
+    status.is_some_and(|s| {
+        s.conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
     })
@@ -537,9 +546,14 @@ impl Bench {
     }
 
     async fn put_token(&self, namespace: &str, token: &str) {
+        self.put_secret(namespace, "tenant-token", token).await;
+    }
+
+    /// Writes `token` into the Secret `name` (key `token`) in `namespace`.
+    async fn put_secret(&self, namespace: &str, name: &str, token: &str) {
         let secret = Secret {
             metadata: ObjectMeta {
-                name: Some("tenant-token".into()),
+                name: Some(name.into()),
                 ..ObjectMeta::default()
             },
             data: Some([("token".to_owned(), ByteString(token.as_bytes().to_vec()))].into()),
@@ -550,7 +564,7 @@ impl Bench {
         patch["kind"] = "Secret".into();
         Api::<Secret>::namespaced(self.client.clone(), namespace)
             .patch(
-                "tenant-token",
+                name,
                 &PatchParams::apply("bench").force(),
                 &Patch::Apply(patch),
             )
