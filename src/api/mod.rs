@@ -10,6 +10,8 @@ pub mod provider_config;
 pub mod proxy;
 pub mod rules;
 pub mod ways_database;
+pub mod ways_restore;
+pub mod ways_snapshot;
 
 pub use backup::{
     Backup, BackupPhase, BackupSpec, BackupStatus, DatabaseRef, DatabaseSource, DatabaseTarget,
@@ -31,6 +33,11 @@ pub use ways_database::{
     BackupFrequency, BackupPolicy, CredentialsSpec, DbType, FirewallRuleStatus, FirewallSource,
     PASSWORD_SET_ANNOTATION, WAYS_GROUP, WaysDatabase, WaysDatabaseSpec, WaysDatabaseStatus,
 };
+pub use ways_restore::{RestorePhase, WaysRestore, WaysRestoreSpec, WaysRestoreStatus};
+pub use ways_snapshot::{
+    SnapshotPhase, WaysDatabaseSource, WaysDatabaseTarget, WaysObjectRef, WaysSnapshot,
+    WaysSnapshotSpec, WaysSnapshotStatus,
+};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -46,6 +53,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Backup::crd(),
         BackupSchedule::crd(),
         WaysDatabase::crd(),
+        WaysSnapshot::crd(),
+        WaysRestore::crd(),
     ]
 }
 

@@ -47,6 +47,21 @@ pub fn at_most_one_of(first: &str, second: &str, message: &str) -> Rule {
     Rule::new(format!("!(has(self.{first}) && has(self.{second}))")).message(message)
 }
 
+/// Spec fields that cannot change once the stored object satisfies `asked` (a CEL condition on
+/// `oldSelf`): each stays set or unset, and keeps its value. For a kind's top-level rule
+/// (`#[kube(validation = …)]`).
+pub fn fixed_once(asked: &str, fields: &[&str], message: &str) -> Rule {
+    let unchanged: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            format!(
+                "has(self.spec.{f}) == has(oldSelf.spec.{f}) && (!has(self.spec.{f}) || self.spec.{f} == oldSelf.spec.{f})"
+            )
+        })
+        .collect();
+    Rule::new(format!("!({asked}) || ({})", unchanged.join(" && "))).message(message)
+}
+
 /// The CRD with every validation rule removed, for API servers before 1.25.
 pub fn without_rules(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for_each_schema(&mut crd, &mut |schema| {
@@ -153,6 +168,20 @@ mod tests {
             let stripped = without_rules(crd);
             assert!(rules_of(&stripped).is_empty(), "{name} keeps a rule");
             assert_eq!(serde_json::to_value(&stripped).unwrap(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn no_enum_lists_null_which_kubernetes_1_20_refuses() {
+        for mut crd in crds() {
+            let name = crd.metadata.name.clone().unwrap();
+            for_each_schema(&mut crd, &mut |schema| {
+                let values = schema.enum_.iter().flatten();
+                assert!(
+                    values.into_iter().all(|value| !value.0.is_null()),
+                    "{name}: an enum lists null (an optional enum field needs #[schemars(with = …)])"
+                );
+            });
         }
     }
 

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod managed;
 pub mod plan;
 pub mod provider_config;
+pub mod recovery;
 pub mod report;
 pub mod shell;
 pub mod snapshot;

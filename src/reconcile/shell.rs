@@ -98,6 +98,15 @@ impl<'a, K: Reconciled> Run<'a, K> {
         self.object.meta().generation
     }
 
+    /// The status as stored, with `wanted` conditions merged in.
+    pub fn status_with(&self, wanted: &[super::conditions::Wanted]) -> K::Status {
+        let mut status = self.status.clone();
+        let conditions = K::parts(&mut status).conditions;
+        *conditions =
+            super::conditions::merge(conditions, wanted, self.generation(), Timestamp::now());
+        status
+    }
+
     /// Decides on the status as stored in the API server, not on the watch's copy, which may not
     /// show this process's last write yet. `None`: the object is gone, or is another one of the
     /// same name.

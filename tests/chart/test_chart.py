@@ -20,7 +20,7 @@ import importlib  # noqa: E402
 update_config = importlib.import_module("update-config")
 
 MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules", "providerconfigs"]
-WAYS_KINDS = ["waysdatabases"]
+WAYS_KINDS = ["waysdatabases", "wayssnapshots", "waysrestores"]
 
 OTHER_VALUES = {
     "image": {"repository": "registry.example/htx", "digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
@@ -233,8 +233,11 @@ def test_rbac_is_least_privilege(values):
         expected.add(("htx.vinacis.com", kind, "patch"))
     ways = "wayscloud.vinacis.com"
     for kind in WAYS_KINDS:
-        expected |= {(ways, kind, verb) for verb in ("get", "list", "watch", "patch")}
-        expected |= {(ways, f"{kind}/status", "patch"), (ways, f"{kind}/finalizers", "update")}
+        expected |= {(ways, kind, verb) for verb in ("get", "list", "watch")}
+        expected.add((ways, f"{kind}/status", "patch"))
+    for kind in ("waysdatabases", "wayssnapshots"):  # their finalizer
+        expected.add((ways, kind, "patch"))
+    expected.add((ways, "waysdatabases/finalizers", "update"))  # it owns its connection Secret
     for kind in ("databases", "functions", "proxies", "backupschedules"):  # they own objects
         expected.add(("htx.vinacis.com", f"{kind}/finalizers", "update"))
     expected |= {("htx.vinacis.com", "backups", "create"), ("htx.vinacis.com", "backups", "delete")}

@@ -349,6 +349,11 @@ impl Stack {
             self.delete_all::<htx_operator::api::Function>(namespace)
                 .await;
             self.delete_all::<htx_operator::api::Proxy>(namespace).await;
+            // Before their databases: a snapshot is deleted with its database's credentials.
+            self.delete_all::<htx_operator::api::WaysRestore>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::WaysSnapshot>(namespace)
+                .await;
             self.delete_all::<htx_operator::api::WaysDatabase>(namespace)
                 .await;
         }

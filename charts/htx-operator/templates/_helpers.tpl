@@ -86,14 +86,18 @@ watched namespace (a Role). Every rule says why it is there.
   resources:
     {{- include "htx-operator.resources" (dict "kinds" (append $portal "backupschedules") "sub" "finalizers") | nindent 4 }}
   verbs: [update]
-# The WaysCloud kinds: watched, and their finalizer added and removed (a JSON patch of
-# metadata.finalizers).
+# The WaysCloud kinds that hold a portal resource: watched, and their finalizer added and
+# removed (a JSON patch of metadata.finalizers).
 - apiGroups: [wayscloud.vinacis.com]
-  resources: [waysdatabases]
+  resources: [waysdatabases, wayssnapshots]
   verbs: [get, list, watch, patch]
+# WaysRestores: watched only (a restore is an action: no finalizer).
+- apiGroups: [wayscloud.vinacis.com]
+  resources: [waysrestores]
+  verbs: [get, list, watch]
 # Their status (server-side apply on the status subresource only).
 - apiGroups: [wayscloud.vinacis.com]
-  resources: [waysdatabases/status]
+  resources: [waysdatabases/status, wayssnapshots/status, waysrestores/status]
   verbs: [patch]
 # Owner references with blockOwnerDeletion on their connection Secrets.
 - apiGroups: [wayscloud.vinacis.com]

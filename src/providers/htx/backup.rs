@@ -9,7 +9,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -29,6 +29,7 @@ use crate::reconcile::credentials::Located;
 use crate::reconcile::error::Error;
 use crate::reconcile::kind::PortalKind;
 use crate::reconcile::managed;
+use crate::reconcile::recovery::within_lag;
 use crate::reconcile::shell::{Reconciled, Run, StatusParts, object_key};
 use crate::reconcile::snapshot::Snapshots;
 
@@ -94,18 +95,6 @@ impl Reconciled for Backup {
     }
 }
 
-/// The status as stored, with `wanted` conditions merged in.
-fn with(run: &Run<'_, Backup>, wanted: &[Wanted]) -> BackupStatus {
-    let mut status = run.status().clone();
-    status.conditions = conditions::merge(
-        &status.conditions,
-        wanted,
-        run.generation(),
-        Timestamp::now(),
-    );
-    status
-}
-
 /// The database to back up and where the calls go.
 struct Target {
     database: String,
@@ -133,7 +122,7 @@ async fn drive(run: &mut Run<'_, Backup>) -> Result<Action, Error> {
             let message = format!(
                 "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: no portal calls are made"
             );
-            let mut status = with(run, &[Wanted::ready(false, "Paused", message)]);
+            let mut status = run.status_with(&[Wanted::ready(false, "Paused", message)]);
             status.phase = status.phase.or(Some(BackupPhase::Pending));
             run.write(status).await?;
         }
@@ -248,7 +237,7 @@ async fn wait(
     if !already {
         run.publish(false, reason, message.clone()).await;
     }
-    let mut status = with(run, &[Wanted::ready(false, reason, message)]);
+    let mut status = run.status_with(&[Wanted::ready(false, reason, message)]);
     status.phase = Some(BackupPhase::Pending);
     run.write(status).await?;
     Ok(Action::requeue(run.ctx.timing.poll))
@@ -337,9 +326,7 @@ async fn find_asked(
     let recorded = run.status().request_baseline.clone().unwrap_or_default();
     let claimed = Others::list(&run.api, run.object).await?.claimed();
     let found = candidates(&listed, &recorded, &claimed);
-    let age = Timestamp::now().duration_since(requested_at);
-    let lag = SignedDuration::try_from(run.ctx.timing.list_lag).unwrap_or_default();
-    match recover(&found, age < lag) {
+    match recover(&found, within_lag(requested_at, run.ctx.timing.list_lag)) {
         Recovery::Found(backup) => {
             let note = format!(
                 "found backup {} of database '{database}', asked for before its answer was recorded: not asking again",
@@ -358,10 +345,8 @@ async fn find_asked(
                 run.publish(true, "OutcomeUnknown", message.clone()).await;
             }
             let synced = Wanted::synced(true, "Synced", "the status is the portal's");
-            let mut status = with(
-                run,
-                &[Wanted::ready(false, "OutcomeUnknown", message), synced],
-            );
+            let mut status =
+                run.status_with(&[Wanted::ready(false, "OutcomeUnknown", message), synced]);
             status.phase = Some(BackupPhase::OutcomeUnknown);
             run.write(status).await?;
             Ok(Action::await_change())
@@ -393,7 +378,7 @@ async fn request(
     // The permit first, then the intent: the intent is written right before the request leaves.
     client.reserve_write().await;
     let message = format!("asking the portal for a backup of database '{database}'");
-    let mut intent = with(run, &[Wanted::ready(false, "Requesting", message)]);
+    let mut intent = run.status_with(&[Wanted::ready(false, "Requesting", message)]);
     intent.phase = Some(BackupPhase::Pending);
     intent.database_name = Some(database.to_owned());
     intent.create_requested_at = Some(Time(Timestamp::now()));
@@ -520,7 +505,7 @@ async fn mirror(
     };
     let synced = Wanted::synced(true, "Synced", "the status is the portal's");
     let previous = run.status().phase;
-    let mut status = with(run, &[ready.clone(), synced]);
+    let mut status = run.status_with(&[ready.clone(), synced]);
     status.phase = Some(seen.phase);
     status.database_name = Some(database.to_owned());
     status.backup_id = Some(id.clone());

@@ -34,6 +34,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::client::{self as portal, backup_lifecycle};
 use crate::api::{BackupPhase, BackupStatus, RequestBaseline};
 use crate::reconcile::lifecycle::Lifecycle;
+pub use crate::reconcile::recovery::{Recovery, recover};
 
 /// What the portal reports of one backup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,27 +120,6 @@ pub fn awaiting_answer(status: &BackupStatus, database: &str) -> bool {
         && status.create_requested_at.is_some()
         && status.backup_id.is_none()
         && status.phase != Some(BackupPhase::OutcomeUnknown)
-}
-
-/// What to make of the candidates for a request whose answer was never recorded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Recovery<'a> {
-    /// Exactly one: it is this object's.
-    Found(&'a portal::Backup),
-    /// None, or several, while the portal's lists may still be catching up (or other Backups
-    /// still claiming theirs): look again.
-    Wait,
-    /// Still none, or still several: whether the request took effect cannot be told. Never
-    /// asked again.
-    Unknown,
-}
-
-pub fn recover<'a>(candidates: &[&'a portal::Backup], within_lag: bool) -> Recovery<'a> {
-    match candidates {
-        [only] => Recovery::Found(only),
-        _ if within_lag => Recovery::Wait,
-        _ => Recovery::Unknown,
-    }
 }
 
 /// A size for people: `512 MiB`, `1.5 GiB`.

@@ -1,15 +1,20 @@
-//! WaysCloud Databases (`seeds/wayscloud-databases-api.txt`): PostgreSQL and MariaDB databases.
+//! WaysCloud Databases (`seeds/wayscloud-databases-api.txt`): PostgreSQL and MariaDB databases,
+//! their snapshots and restores.
 
 pub mod client;
 mod database;
 mod password;
+mod restore;
 mod settings;
 pub mod sim;
+mod snapshot;
+mod snapshot_plan;
+mod source;
 
 use futures::future::BoxFuture;
 
-use crate::api::{Provider, WaysDatabase};
-use crate::controller::{Scope, WakeRouter};
+use crate::api::{Provider, WaysDatabase, WaysRestore, WaysSnapshot};
+use crate::controller::{Scope, WakeRouter, Wiring};
 use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::{Snapshots, Timing};
 
@@ -23,11 +28,14 @@ pub struct WaysProvider;
 pub struct WaysState {
     /// The database lists, one per database type and key.
     pub databases: Snapshots<client::Database>,
+    /// The snapshot lists of the databases WaysSnapshots follow, one per database and key.
+    pub snapshots: Snapshots<client::Snapshot>,
 }
 
 impl ProviderState for WaysState {
     fn forget_stale(&self) {
         self.databases.forget_stale();
+        self.snapshots.forget_stale();
     }
 }
 
@@ -56,6 +64,7 @@ impl ProviderModule for WaysProvider {
     fn state(&self, timing: &Timing) -> Box<dyn ProviderState> {
         Box::new(WaysState {
             databases: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+            snapshots: Snapshots::serving_at_most(timing.longest_snapshot_age()),
         })
     }
 
@@ -64,6 +73,18 @@ impl ProviderModule for WaysProvider {
         scope: &Scope<'_>,
         wakes: &mut WakeRouter,
     ) -> Vec<BoxFuture<'static, ()>> {
-        vec![scope.run::<WaysDatabase>(wakes)]
+        vec![
+            scope.run::<WaysDatabase>(wakes),
+            scope.controller::<WaysSnapshot>(wakes, plain()),
+            scope.controller::<WaysRestore>(wakes, plain()),
+        ]
+    }
+}
+
+/// The wiring of a kind that watches nothing else and needs no word of its events.
+fn plain<K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + 'static>() -> Wiring<K> {
+    Wiring {
+        watches: |controller, _| controller,
+        observe: |_, _, _| {},
     }
 }

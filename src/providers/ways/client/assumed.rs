@@ -19,6 +19,21 @@
 //! - **Rate limit.** None is documented. The default budget is 60 requests a minute per key
 //!   (the design's example), and a 429 with or without `Retry-After` pauses the key.
 //! - **Probe.** `GET /v1/quota` is taken as readable by any valid key (no permission is named).
+//! - **Snapshots.** List elements are objects with `snapshot_id` (or `id`) and, where given,
+//!   `size_mb`, `created_at` and the `description` sent with the create; elements without an id
+//!   are skipped. The description is the only thing a caller chooses, so it carries the
+//!   identity of the object that asked ([`crate::providers::ways`]'s snapshot marker); a portal
+//!   whose list shows no descriptions makes a lost answer unrecoverable, and the operator says
+//!   so. What the backup policy takes is told apart by that marker alone: a snapshot without this
+//!   object's marker is never deleted.
+//! - **Restores.** The answer names no restore (no id, no status): a restore is synchronous and
+//!   done when answered. 409 on a restore into a new name is "the name is taken", and a quota
+//!   text is the quota, as for a create.
+//! - **Times.** `created_at` may lack an offset (`2026-01-01T10:00:00.123000`, Python's
+//!   `utcnow().isoformat()`): read as UTC ([`portal_time`]).
+
+use k8s_openapi::jiff::civil::DateTime;
+use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
 
 /// The requested-name part of a portal database name: after `cust_<customer>_<token>_`.
 pub fn requested_part(db_name: &str) -> Option<&str> {
@@ -26,6 +41,15 @@ pub fn requested_part(db_name: &str) -> Option<&str> {
     let (customer, rest) = rest.split_once('_')?;
     let (token, requested) = rest.split_once('_')?;
     (!customer.is_empty() && !token.is_empty() && !requested.is_empty()).then_some(requested)
+}
+
+/// A portal time: RFC 3339, or without an offset (then UTC).
+pub fn portal_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    text.parse().ok().or_else(|| {
+        let civil: DateTime = text.parse().ok()?;
+        civil.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+    })
 }
 
 /// An error text that says a quota or plan limit was reached.
@@ -48,6 +72,14 @@ mod tests {
         assert_eq!(requested_part("cust_abc_pg_"), None);
         assert_eq!(requested_part("orders"), None);
         assert_eq!(requested_part("cust_abc_orders"), None);
+    }
+
+    #[test]
+    fn times_are_read_with_or_without_an_offset() {
+        let utc: Timestamp = "2026-01-01T10:00:00.123Z".parse().unwrap();
+        assert_eq!(portal_time("2026-01-01T10:00:00.123000"), Some(utc));
+        assert_eq!(portal_time("2026-01-01T11:00:00.123+01:00"), Some(utc));
+        assert_eq!(portal_time("yesterday"), None);
     }
 
     #[test]

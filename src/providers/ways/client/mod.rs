@@ -6,7 +6,8 @@ mod model;
 mod routes;
 
 pub use model::{
-    CreateDatabase, Created, Credentials, Database, Info, NewRule, Policy, Rule, Sensitive, Update,
+    CreateDatabase, Created, Credentials, Database, Info, NewRule, NewSnapshot, Policy,
+    RestoreRequest, Restored, Rule, Sensitive, Snapshot, Update,
 };
 pub use routes::Route;
 
@@ -20,7 +21,7 @@ use serde_json::Value;
 use crate::http::{
     Auth, Budget, CreateRetry, Dialect, Endpoint, Portal, PortalError, Session, SetupError,
 };
-use model::{CredentialsAnswer, ListAnswer, RulesAnswer};
+use model::{CredentialsAnswer, ListAnswer, RulesAnswer, SnapshotsAnswer};
 
 /// The portal's documented address.
 pub const DEFAULT_URL: &str = "https://api.wayscloud.services";
@@ -52,7 +53,11 @@ impl Dialect for WaysDialect {
         message: Option<String>,
     ) -> PortalError {
         let quota = message.as_deref().is_some_and(assumed::speaks_of_quota);
-        let creates = Route::of(endpoint) == Some(Route::CreateDatabase);
+        // A restore into a new database creates one: the same quota and taken names.
+        let creates = matches!(
+            Route::of(endpoint),
+            Some(Route::CreateDatabase | Route::Restore)
+        );
         match status {
             402 => PortalError::QuotaExceeded { message },
             400 | 403 | 409 | 422 if creates && quota => PortalError::QuotaExceeded { message },
@@ -231,6 +236,64 @@ impl<S: Borrow<Session>> Ways<S> {
         .map(drop)
     }
 
+    /// A database's snapshots, newest first as documented. An unknown database is `NotFound`.
+    pub async fn list_snapshots(
+        &self,
+        db_type: &str,
+        db_name: &str,
+    ) -> Result<Vec<Snapshot>, PortalError> {
+        let answer: SnapshotsAnswer = self.get(Route::ListSnapshots, &[db_type, db_name]).await?;
+        Ok(answer.into_snapshots())
+    }
+
+    /// Takes a snapshot (never repeated after an answer that may have been lost: the caller
+    /// looks for it by its description). `None`: accepted without an answer naming it.
+    pub async fn create_snapshot(
+        &self,
+        db_type: &str,
+        db_name: &str,
+        body: &NewSnapshot<'_>,
+    ) -> Result<Option<Snapshot>, PortalError> {
+        self.write(
+            Route::CreateSnapshot,
+            &[db_type, db_name],
+            Some(body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    /// A snapshot already gone answers `NotFound`, which callers deleting it treat as done.
+    pub async fn delete_snapshot(
+        &self,
+        db_type: &str,
+        db_name: &str,
+        snapshot_id: &str,
+    ) -> Result<(), PortalError> {
+        let route = Route::DeleteSnapshot;
+        let path = route.endpoint().path(&[db_type, db_name, snapshot_id]);
+        self.session().delete(&route.endpoint(), &path).await
+    }
+
+    /// Restores a snapshot of `db_name`, in place or into a new database. Sent once: a restore
+    /// has no id to find it by, so an answer that may have been lost is never followed by another.
+    pub async fn restore(
+        &self,
+        db_type: &str,
+        db_name: &str,
+        body: &RestoreRequest<'_>,
+    ) -> Result<Restored, PortalError> {
+        let answer: Option<Restored> = self
+            .write(
+                Route::Restore,
+                &[db_type, db_name],
+                Some(body),
+                CreateRetry::WhenNotApplied,
+            )
+            .await?;
+        Ok(answer.unwrap_or_default())
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         route: Route,
@@ -295,6 +358,14 @@ mod tests {
         ));
         assert!(matches!(
             meaning(Route::CreateDatabase, 409, "exists"),
+            PortalError::AlreadyExists { .. }
+        ));
+        assert!(matches!(
+            meaning(
+                Route::Restore,
+                409,
+                "Database cust_c1_pg_copy already exists"
+            ),
             PortalError::AlreadyExists { .. }
         ));
         assert!(matches!(

@@ -223,6 +223,67 @@ pub struct Policy {
     pub time_of_day: Option<String>,
 }
 
+/// A snapshot at the portal, as its list or the answer to its create shows it. Only the id is
+/// required; the rest is read where present (see [`super::assumed`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Snapshot {
+    #[serde(alias = "id")]
+    pub snapshot_id: String,
+    #[serde(default)]
+    size_mb: Option<Value>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Snapshot {
+    pub fn size_mb(&self) -> Option<f64> {
+        number(self.size_mb.as_ref()?)
+    }
+}
+
+/// `GET …/snapshots`: elements that do not read as a snapshot are skipped.
+#[derive(Debug, Deserialize)]
+pub(super) struct SnapshotsAnswer {
+    #[serde(default)]
+    snapshots: Vec<Value>,
+}
+
+impl SnapshotsAnswer {
+    pub(super) fn into_snapshots(self) -> Vec<Snapshot> {
+        self.snapshots
+            .into_iter()
+            .filter_map(|element| serde_json::from_value(element).ok())
+            .collect()
+    }
+}
+
+/// `POST …/snapshots`.
+#[derive(Debug, Serialize)]
+pub struct NewSnapshot<'a> {
+    pub description: &'a str,
+}
+
+/// `POST …/restore`: into the database itself, or into a new one (`target_db_name`, a requested
+/// name).
+#[derive(Debug, Serialize)]
+pub struct RestoreRequest<'a> {
+    pub snapshot_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_db_name: Option<&'a str>,
+}
+
+/// The answer to a restore: the database restored into, where it says.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Restored {
+    /// `false`: the portal answered that the restore did not happen.
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub db_name: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +326,26 @@ mod tests {
         assert!(existing.existed);
         assert!(existing.database.credentials.is_none());
         assert!(!format!("{existing:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn snapshots_are_read_tolerantly() {
+        let answer: SnapshotsAnswer = serde_json::from_value(json!({
+            "db_name": "cust_c1_pg_orders",
+            "snapshots": [
+                {"snapshot_id": "snap_1", "size_mb": 12.5, "created_at": "2026-01-01T10:00:00.000000",
+                 "description": "before migration", "type": "manual"},
+                {"id": "snap_2"},
+                {"description": "no id"},
+                "snap_3"
+            ]
+        }))
+        .unwrap();
+        let snapshots = answer.into_snapshots();
+        let ids: Vec<&str> = snapshots.iter().map(|s| s.snapshot_id.as_str()).collect();
+        assert_eq!(ids, ["snap_1", "snap_2"]);
+        assert_eq!(snapshots[0].size_mb(), Some(12.5));
+        assert_eq!(snapshots[1].description, None);
     }
 
     #[test]
