@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 DEMO_DIR="$PWD/.e2e/demo"
 CLUSTER_DIR="$DEMO_DIR/cluster"
 NAMESPACE=htx-system
+# The examples' namespace, and the only one the demo's operator watches: on a cluster of
+# HTX_E2E_KUBECONFIG it leaves every other namespace alone.
+DEMO_NS=htx-demo
 TOKEN=htx_demo_full_token
 WAYS_KEY=wk_demo_key
 
@@ -38,6 +41,11 @@ stop_pid() {
 }
 
 down() {
+  if [[ -n ${HTX_E2E_KUBECONFIG:-} ]]; then
+    # Not our own cluster: the demo's objects go while the operator still runs to delete them.
+    KUBECONFIG=$HTX_E2E_KUBECONFIG kubectl delete namespace "$DEMO_NS" --ignore-not-found \
+      --timeout=120s || true
+  fi
   stop_pid "$DEMO_DIR/operator.pid"
   stop_pid "$DEMO_DIR/portal.pid"
   stop_pid "$DEMO_DIR/ways.pid"
@@ -122,39 +130,43 @@ up() {
   fi
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
-  step "storing the credentials: Secret $NAMESPACE/portal-token, and the examples' ProviderConfig Secrets"
-  kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  step "storing the credentials: Secret $NAMESPACE/portal-token, and the examples' Secrets in $DEMO_NS"
+  for ns in "$NAMESPACE" "$DEMO_NS"; do
+    kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  done
   put_secret "$NAMESPACE" portal-token token "$TOKEN"
-  put_secret default team-a-htx token "$TOKEN"
-  put_secret default ways-key apiKey "$WAYS_KEY"
+  put_secret "$DEMO_NS" team-a-htx token "$TOKEN"
+  put_secret "$DEMO_NS" ways-key apiKey "$WAYS_KEY"
 
   step "starting the operator (log: $DEMO_DIR/operator.log)"
   "$bin/htx-operator" run --portal-url "http://127.0.0.1:$port" \
     --token-secret "$NAMESPACE/portal-token" --metrics-addr "127.0.0.1:$(free_port)" \
-    --provider-default "WaysCloud:default/ways-key,key=apiKey,url=http://127.0.0.1:$ways_port" \
+    --namespace "$DEMO_NS" \
+    --provider-default "WaysCloud:$DEMO_NS/ways-key,key=apiKey,url=http://127.0.0.1:$ways_port" \
     >"$DEMO_DIR/operator.log" 2>&1 &
   echo $! >"$DEMO_DIR/operator.pid"
   wait_for_line "$DEMO_DIR/operator.log" "htx-operator starting" "$(cat "$DEMO_DIR/operator.pid")"
 
-  step "applying examples/"
+  step "applying examples/ in namespace $DEMO_NS"
   local applied
-  applied=$(kubectl apply -f examples/ -o name)
+  applied=$(kubectl apply -n "$DEMO_NS" -f examples/ -o name)
   printf '%s\n' "$applied"
 
   step "waiting until everything is Ready"
   # Every kind applied (database.htx.vinacis.com/analytics -> database.htx.vinacis.com).
   for kind in $(printf '%s\n' "$applied" | cut -d/ -f1 | sort -u); do
-    kubectl wait --for=condition=Ready "$kind" --all --timeout=180s
+    kubectl wait -n "$DEMO_NS" --for=condition=Ready "$kind" --all --timeout=180s
   done
 
   step "kubectl get htx,wayscloud (every kind of the operator)"
-  kubectl get htx,wayscloud
+  kubectl get -n "$DEMO_NS" htx,wayscloud
 
   cat <<EOT
 
 The demo is up. Try:
 
   export KUBECONFIG=$KUBECONFIG
+  kubectl config set-context --current --namespace $DEMO_NS   # the examples' namespace
   kubectl describe database analytics             # conditions and Events
   kubectl get secret analytics-connection -o jsonpath='{.data.uri}' | base64 -d; echo
   kubectl annotate database analytics htx.vinacis.com/paused=true
