@@ -95,9 +95,17 @@ async fn drive(run: &mut Run<'_, BackupSchedule>) -> Result<Action, Error> {
         .into_iter()
         .filter(|backup| is_owned_by(backup, &uid))
         .collect();
-    let since = [
+    // The newest slot taken: a reconcile whose status write was refused (the spec changed under
+    // it, e.g. suspended) may have made its Backup without recording the slot.
+    let last_taken = [
         current.last_schedule_time.as_ref().map(|t| t.0),
         owned.iter().map(slot_of).max(),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let since = [
+        last_taken,
         object.metadata.creation_timestamp.as_ref().map(|t| t.0),
     ]
     .into_iter()
@@ -107,7 +115,7 @@ async fn drive(run: &mut Run<'_, BackupSchedule>) -> Result<Action, Error> {
 
     let paused = managed::is_paused(object);
     let active = !spec.suspended() && !paused;
-    let mut last_schedule = current.last_schedule_time.clone();
+    let mut last_schedule = last_taken.map(Time);
     let mut skipped = None;
     if active {
         match due(&schedule, since, now, deadline(object)) {
