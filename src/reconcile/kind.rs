@@ -92,6 +92,18 @@ pub trait PortalKind:
     /// answer is authoritative: `Ok(None)` means the portal said 404.
     const LOOK_UP: Option<LookUp<Self::Remote>>;
 
+    /// The portal refuses a second resource under a taken name. Where it does not (PaaS: server
+    /// UUIDs, names shared freely), the resource is bound by its id once known, found by name
+    /// (see [`Self::is_candidate`]) only after this object's own create, and a create whose answer
+    /// was lost is never sent again (see [`recovery`](super::recovery)).
+    const NAMES_UNIQUE: bool = true;
+
+    /// Could `remote` be what this object's create of `name` made? By default: it has the name.
+    /// A kind whose resources live inside a parent (a project) checks the parent too.
+    fn is_candidate(&self, remote: &Self::Remote, name: &str) -> bool {
+        Self::remote_name(remote) == name
+    }
+
     fn remote_name(remote: &Self::Remote) -> &str;
     fn remote_id(remote: &Self::Remote) -> &str;
     /// The portal's raw status string.

@@ -43,6 +43,7 @@ pub struct ObjectState<'a> {
     deleting: bool,
     has_finalizer: bool,
     can_look_up: bool,
+    names_unique: bool,
     /// `--list-lag`: how long a new resource may be missing from the portal's lists.
     list_lag: Duration,
     resync_request: Option<String>,
@@ -53,7 +54,7 @@ impl<'a> ObjectState<'a> {
         object: &'a K,
         (spec, wanted_name): (&'a ManagedSpec, String),
         status: Option<&'a ManagedStatus>,
-        can_look_up: bool,
+        (can_look_up, names_unique): (bool, bool),
         list_lag: Duration,
     ) -> Self {
         let meta = object.meta();
@@ -68,6 +69,7 @@ impl<'a> ObjectState<'a> {
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
             can_look_up,
+            names_unique,
             list_lag,
             resync_request: resync_request(object).map(str::to_owned),
         }
@@ -83,6 +85,7 @@ impl<'a> ObjectState<'a> {
             deleting: self.deleting,
             has_finalizer: self.has_finalizer,
             can_look_up: self.can_look_up,
+            names_unique: self.names_unique,
         }
     }
 
