@@ -16,7 +16,7 @@ use super::context::Context;
 use super::credentials::Located;
 use super::error::Error;
 use super::kind::{HasManagedStatus, Held, PortalKind};
-use super::managed::{self, ObjectState};
+use super::managed::{self, Capabilities, ObjectState};
 use super::plan::{
     AfterCreate, AfterDelete, CreateMode, CreateOutcome, Decision, DeleteOutcome, Recorded,
     Release, Remote, after_create, after_delete, decide,
@@ -61,7 +61,11 @@ fn object_state<'a, K: PortalKind>(
         object,
         (object.managed_spec(), object.wanted_name()),
         Some(status.managed()),
-        (K::LOOK_UP.is_some(), K::NAMES_UNIQUE),
+        Capabilities {
+            can_look_up: K::LOOK_UP.is_some(),
+            names_unique: K::NAMES_UNIQUE,
+            can_delete: K::CAN_DELETE,
+        },
         ctx.timing.list_lag,
     )
 }
@@ -300,7 +304,8 @@ async fn protect_credentials<K: PortalKind>(
 /// should exist but the snapshot lacks it, a snapshot taken now is looked at too (the one held
 /// may predate the resource), unless the budget goes to writes: then it is no news yet.
 /// Absence from lists stays a hint ([`Seen::Unlisted`]). Where names repeat, the lists are kept
-/// by id: the object's resource is found by its recorded id, and by name only before it has one.
+/// by id: the object's resource is found by its recorded id, and by name only before it has one;
+/// and a name is found free only on a list taken now.
 async fn observe<K: PortalKind>(
     run: &Run<'_, K>,
     client: &Session,
@@ -349,7 +354,13 @@ async fn observe<K: PortalKind>(
     let not_before = state.snapshot_not_before(&ctx.timing, resync_requested, busy_writing);
     let key = snapshot_key(client, part);
     let seen = find(&*snapshots.get(key, not_before, list).await?);
-    if !matches!(seen, Seen::Unlisted) || !state.expects_remote() || resync_requested {
+    // Where names repeat, the portal would take a second resource of a name already in use:
+    // a fresh create is decided on a list taken now, never on an older one.
+    let decides_a_create = !K::NAMES_UNIQUE && !state.expects_remote();
+    if !matches!(seen, Seen::Unlisted)
+        || !(state.expects_remote() || decides_a_create)
+        || resync_requested
+    {
         return Ok(seen);
     }
     if busy_writing {
@@ -613,6 +624,12 @@ async fn release<K: PortalKind>(
     let name = state.lookup_name().to_owned();
     let noun = K::NOUN;
     let (reason, note) = match why {
+        Release::Orphaned if !K::CAN_DELETE => (
+            "Orphaned",
+            format!(
+                "the portal has no way to delete a {noun}: left the portal {noun} '{name}' in place; delete it in the portal's own console if it is no longer wanted"
+            ),
+        ),
         Release::Orphaned => (
             "Orphaned",
             format!(

@@ -98,6 +98,10 @@ pub trait PortalKind:
     /// was lost is never sent again (see [`recovery`](super::recovery)).
     const NAMES_UNIQUE: bool = true;
 
+    /// The portal has a delete route for it. Without one (a PaaS project), deleting the object
+    /// always leaves the resource in place, with an Event saying so, and `delete` is never called.
+    const CAN_DELETE: bool = true;
+
     /// Could `remote` be what this object's create of `name` made? By default: it has the name.
     /// A kind whose resources live inside a parent (a project) checks the parent too.
     fn is_candidate(&self, remote: &Self::Remote, name: &str) -> bool {

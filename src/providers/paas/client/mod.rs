@@ -1,0 +1,172 @@
+//! The PaaS public API (`seeds/paas-public-api.txt`): its routes, its models, what its answers
+//! mean, and one typed method per route over the shared HTTP core.
+
+pub mod assumed;
+mod model;
+mod routes;
+
+pub use model::{NewProject, NewSecret, Project, ProjectSecret};
+pub use routes::Route;
+
+use std::borrow::Borrow;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::http::{Auth, CreateRetry, Dialect, Endpoint, PortalError, Session};
+use model::{Listed, NewValue};
+
+/// How the PaaS speaks: `Authorization: Bearer ak_…`, `{"detail": "…"}` errors, and only 400,
+/// 401, 403, 404 and 429 documented (a 400 is a refusal: see [`assumed`]).
+pub struct PaasDialect;
+
+impl Dialect for PaasDialect {
+    fn auth(&self) -> Auth {
+        Auth::Bearer
+    }
+
+    fn meaning(
+        &self,
+        _: &Endpoint,
+        status: u16,
+        retry_after: Option<Duration>,
+        message: Option<String>,
+    ) -> PortalError {
+        // No status says "the name is taken": names repeat freely.
+        PortalError::from_status(status, retry_after, message, false)
+    }
+
+    fn credential_prefixes(&self) -> &'static [&'static str] {
+        assumed::KEY_PREFIXES
+    }
+}
+
+/// The PaaS API through one session (held, or borrowed).
+pub struct Paas<S = Session>(pub S);
+
+impl<S: Borrow<Session>> Paas<S> {
+    fn session(&self) -> &Session {
+        self.0.borrow()
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<Project>, PortalError> {
+        self.list(Route::ListProjects, &[]).await
+    }
+
+    /// Creates a project: sent once (repeated only when it certainly did not arrive), since a
+    /// second one would be a second project. `None`: accepted without an answer naming it.
+    pub async fn create_project(
+        &self,
+        body: &NewProject<'_>,
+    ) -> Result<Option<Project>, PortalError> {
+        self.write(
+            Route::CreateProject,
+            &[],
+            Some(body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    pub async fn list_secrets(&self, project_id: &str) -> Result<Vec<ProjectSecret>, PortalError> {
+        self.list(Route::ListSecrets, &[project_id]).await
+    }
+
+    /// A taken key and scope is a 400 (no second one is made): repeating is harmless.
+    pub async fn create_secret(
+        &self,
+        project_id: &str,
+        body: &NewSecret<'_>,
+    ) -> Result<Option<ProjectSecret>, PortalError> {
+        self.write(
+            Route::CreateSecret,
+            &[project_id],
+            Some(body),
+            CreateRetry::OnTransient,
+        )
+        .await
+    }
+
+    pub async fn set_secret(
+        &self,
+        project_id: &str,
+        secret_id: &str,
+        value: &str,
+    ) -> Result<(), PortalError> {
+        self.write::<_, Value>(
+            Route::UpdateSecret,
+            &[project_id, secret_id],
+            Some(&NewValue { value }),
+            CreateRetry::OnTransient,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// A secret already gone answers `NotFound`, which callers deleting it treat as done.
+    pub async fn delete_secret(
+        &self,
+        project_id: &str,
+        secret_id: &str,
+    ) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteSecret.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[project_id, secret_id]))
+            .await
+    }
+
+    async fn list<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        segments: &[&str],
+    ) -> Result<Vec<T>, PortalError> {
+        let endpoint = route.endpoint();
+        let listed: Listed<T> = self
+            .session()
+            .get(&endpoint, &endpoint.path(segments))
+            .await?;
+        Ok(listed.0)
+    }
+
+    async fn write<B: Serialize, T: DeserializeOwned>(
+        &self,
+        route: Route,
+        segments: &[&str],
+        body: Option<&B>,
+        retry: CreateRetry,
+    ) -> Result<Option<T>, PortalError> {
+        let endpoint = route.endpoint();
+        self.session()
+            .write(&endpoint, &endpoint.path(segments), body, retry)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_documented_codes_have_a_meaning_and_400_is_a_refusal() {
+        let endpoint = Route::CreateProject.endpoint();
+        let meaning = |status| PaasDialect.meaning(&endpoint, status, None, Some("x".into()));
+        assert!(matches!(
+            meaning(400),
+            PortalError::Rejected { status: 400, .. }
+        ));
+        assert!(meaning(400).is_refusal());
+        assert!(matches!(meaning(401), PortalError::Unauthorized { .. }));
+        assert!(matches!(meaning(403), PortalError::Forbidden { .. }));
+        assert!(matches!(meaning(404), PortalError::NotFound { .. }));
+        assert!(matches!(meaning(429), PortalError::RateLimited { .. }));
+        assert!(meaning(503).is_transient());
+        assert_eq!(
+            PaasDialect
+                .error_text(br#"{"detail": "Project not found"}"#)
+                .as_deref(),
+            Some("Project not found")
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! The PaaS kinds end to end: the operator against the PaaS simulator and a real API server.
+//! Names repeat freely at this portal, so each test counts create attempts, not successes.
+
+mod support;
+
+use std::time::Duration;
+
+use htx_operator::api::PaasProject;
+use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+use support::{
+    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, wait_for,
+    wait_for_deletion,
+};
+
+const SHORT: Duration = Duration::from_secs(60);
+const SECRETS_ROUTE: &str = "/api/projects/{project_id}/secrets";
+
+/// Asks for a resync now (any new value of the annotation).
+async fn request_resync(api: &Api<PaasProject>, name: &str) {
+    let at = format!("{:?}", std::time::SystemTime::now());
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations":
+            {"htx.vinacis.com/reconcile-requested-at": at}}})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn paas_stack(extra_args: &[&str]) -> Stack {
+    let mut options = StackOptions {
+        paas: Some(Default::default()),
+        ..StackOptions::default()
+    };
+    options
+        .operator_args
+        .extend(extra_args.iter().map(|arg| (*arg).to_owned()));
+    Stack::start(options).await
+}
+
+fn project(name: &str, spec: Value) -> PaasProject {
+    object("PaasProject", name, spec)
+}
+
+/// The portal's projects named `name`.
+fn projects_named(stack: &Stack, name: &str) -> Vec<Value> {
+    stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::Projects)
+        .into_iter()
+        .filter(|p| p["name"] == name)
+        .collect()
+}
+
+/// The project secrets of `project_id` at the portal, values in clear, by key and scope.
+fn secrets_of(stack: &Stack, project_id: &str) -> Vec<(String, String, String)> {
+    let mut secrets: Vec<_> = stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::ProjectSecrets)
+        .into_iter()
+        .filter(|s| s["project_id"] == project_id)
+        .map(|s| {
+            let text = |field: &str| s[field].as_str().unwrap_or_default().to_owned();
+            (text("key"), text("scope"), text("value"))
+        })
+        .collect();
+    secrets.sort();
+    secrets
+}
+
+async fn put_secret(stack: &Stack, name: &str, key: &str, value: &str) {
+    let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                       "stringData": {key: value}});
+    stack
+        .api::<Secret>()
+        .patch(
+            name,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(patch),
+        )
+        .await
+        .unwrap();
+}
+
+fn project_id(object: &PaasProject) -> String {
+    object
+        .status
+        .as_ref()
+        .and_then(|s| s.managed.id.clone())
+        .expect("a Ready project has its id")
+}
+
+/// One create; its secrets at their values, a Secret's change following with nobody touching
+/// the object (one update), a secret dropped from the spec deleted; status keeps hashes, never
+/// values; deleting the object leaves the project (the API cannot delete one) and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_is_made_once_keeps_its_secrets_and_is_orphaned_on_deletion() {
+    let stack = paas_stack(&[]).await;
+    put_secret(&stack, "stripe", "key", "sk_test_one").await;
+    let api = stack.api::<PaasProject>();
+    let spec = json!({
+        "description": "the shop",
+        "secrets": [
+            {"key": "STRIPE_KEY", "scope": "production",
+             "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}},
+            {"key": "LOG_LEVEL", "scope": "development", "value": "debug"},
+        ],
+    });
+    create(&api, &project("shop", spec)).await;
+    let ready = wait_for(&api, "shop", "Ready", SHORT, is_ready).await;
+    let id = project_id(&ready);
+    let hooks = stack.paas().sim.hooks();
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "shop"), 1);
+    assert_eq!(projects_named(&stack, "shop")[0]["description"], "the shop");
+    let expected = |stripe: &str| {
+        vec![
+            ("LOG_LEVEL".into(), "development".into(), "debug".into()),
+            ("STRIPE_KEY".into(), "production".into(), stripe.to_owned()),
+        ]
+    };
+    let written = wait_for(&api, "shop", "both secrets recorded", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 2)
+    })
+    .await;
+    assert_eq!(secrets_of(&stack, &id), expected("sk_test_one"));
+    let status = serde_json::to_string(&written.status).unwrap();
+    assert!(
+        !status.contains("sk_test_one") && !status.contains("debug"),
+        "status holds no value: {status}"
+    );
+
+    let updates_before = hooks.stats().updated(Kind::ProjectSecrets);
+    put_secret(&stack, "stripe", "key", "sk_test_two").await;
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while secrets_of(&stack, &id) != expected("sk_test_two") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the changed Secret never reached the portal: {:?}",
+            secrets_of(&stack, &id)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Two more looks at the project's secrets (each resync and poll makes one) write nothing.
+    let looks = || hooks.stats().route_total("GET", SECRETS_ROUTE);
+    let looked = looks();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while looks() < looked + 2 {
+        request_resync(&api, "shop").await;
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        hooks.stats().updated(Kind::ProjectSecrets) - updates_before,
+        1,
+        "one update for one changed value"
+    );
+
+    api.patch(
+        "shop",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"secrets": [
+            {"key": "STRIPE_KEY", "scope": "production",
+             "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}},
+        ]}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "shop", "the dropped secret forgotten", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    assert_eq!(
+        secrets_of(&stack, &id),
+        vec![(
+            "STRIPE_KEY".into(),
+            "production".into(),
+            "sk_test_two".into()
+        )]
+    );
+
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_for_deletion(&api, "shop", "released", SHORT).await;
+    assert_eq!(projects_named(&stack, "shop").len(), 1, "the project stays");
+    let events = events_report(stack.client.clone(), Some(stack.ns.name()), "shop").await;
+    assert!(
+        events.contains("Orphaned") && events.contains("no way to delete a project"),
+        "{events}"
+    );
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "shop"), 1);
+    stack.finish().await;
+}
+
+/// A project of the same name made by someone else is never taken: AlreadyExists, no create.
+/// With adoptExisting and exactly one of that name, it is taken over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_someone_else_holds_is_taken_only_when_asked_and_only_if_it_is_one() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks();
+    let account = stack.paas().account.clone();
+    hooks
+        .create_out_of_band(
+            Kind::Projects,
+            json!({"name": "legacy", "account": account}),
+        )
+        .unwrap();
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("legacy", json!({}))).await;
+    wait_for(
+        &api,
+        "legacy",
+        "AlreadyExists",
+        SHORT,
+        not_ready_because("AlreadyExists"),
+    )
+    .await;
+    api.patch(
+        "legacy",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"adoptExisting": true}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "legacy", "Ready", SHORT, is_ready).await;
+
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "twice", "account": account}))
+        .unwrap();
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "twice", "account": account}))
+        .unwrap();
+    create(&api, &project("twice", json!({"adoptExisting": true}))).await;
+    let refused = wait_for(
+        &api,
+        "twice",
+        "AlreadyExists",
+        SHORT,
+        not_ready_because("AlreadyExists"),
+    )
+    .await;
+    let message = support::ready(&refused).unwrap().2;
+    assert!(message.contains("several"), "{message}");
+    let stats = hooks.stats();
+    assert_eq!(stats.attempts(Kind::Projects, "legacy"), 0);
+    assert_eq!(stats.attempts(Kind::Projects, "twice"), 0);
+    stack.finish().await;
+}
+
+/// A create whose answer never comes, and a second project of that name appearing meanwhile:
+/// the operator cannot tell which is its own, so it stops at OutcomeUnknown with exactly one
+/// create sent, also after the list lag and across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_create_beside_a_duplicate_name_stops_at_outcome_unknown() {
+    let mut stack = paas_stack(&["--portal-timeout", "3s", "--list-lag", "2s"]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    hooks.arm(Armed {
+        on: Call::CreateProject,
+        fault: AfterEffect::Stall,
+        count: 1,
+    });
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("dup", json!({}))).await;
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while projects_named(&stack, "dup").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no create arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While the answer is held: someone else makes one of the same name.
+    let account = stack.paas().account.clone();
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "dup", "account": account}))
+        .unwrap();
+    let unknown = wait_for(
+        &api,
+        "dup",
+        "OutcomeUnknown",
+        SHORT,
+        not_ready_because("OutcomeUnknown"),
+    )
+    .await;
+    assert_eq!(hooks.stats().fired("create_project", "stall"), 1);
+    let message = support::ready(&unknown).unwrap().2;
+    assert!(message.contains("several of that name"), "{message}");
+
+    let said = "may or may not have made the project 'dup'";
+    let before = stack.operator_log().matches(said).count();
+    stack.kill_operator().await;
+    stack.start_operator();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while stack.operator_log().matches(said).count() <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted operator never looked at dup"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let still = api.get("dup").await.unwrap();
+    assert!(not_ready_because("OutcomeUnknown")(&still));
+    assert_eq!(
+        hooks.stats().attempts(Kind::Projects, "dup"),
+        1,
+        "never a second create"
+    );
+    assert_eq!(projects_named(&stack, "dup").len(), 2);
+    stack.finish().await;
+}
+
+/// A create whose answer is lost, the only project of that name: found again by name, bound,
+/// Ready, one create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_with_one_candidate_is_found_again() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks();
+    hooks.arm(Armed {
+        on: Call::CreateProject,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("found", json!({}))).await;
+    let ready = wait_for(&api, "found", "Ready", SHORT, is_ready).await;
+    assert_eq!(hooks.stats().fired("create_project", "lose_answer"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "found"), 1);
+    let at_portal = projects_named(&stack, "found");
+    assert_eq!(at_portal.len(), 1);
+    assert_eq!(at_portal[0]["id"], project_id(&ready).as_str());
+    assert_eq!(ready.name_any(), "found");
+    stack.finish().await;
+}
+
+/// A ProviderConfig of provider Paas is Ready once its key authenticated, and its objects use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paas_provider_config_is_ready_and_serves_its_objects() {
+    let stack = paas_stack(&[]).await;
+    let key = stack.paas().key.clone();
+    put_secret(&stack, "team-paas", "apiKey", &key).await;
+    let configs = stack.api::<htx_operator::api::ProviderConfig>();
+    let config = object(
+        "ProviderConfig",
+        "team-paas",
+        json!({"provider": "Paas", "url": stack.paas().sim.url(),
+               "credentialsSecretRef": {"name": "team-paas", "key": "apiKey"}}),
+    );
+    create(&configs, &config).await;
+    wait_for(&configs, "team-paas", "Ready", SHORT, is_ready).await;
+    let api = stack.api::<PaasProject>();
+    create(
+        &api,
+        &project(
+            "via-config",
+            json!({"providerConfigRef": {"name": "team-paas"}}),
+        ),
+    )
+    .await;
+    wait_for(&api, "via-config", "Ready", SHORT, is_ready).await;
+    let secret: Api<Secret> = stack.api();
+    assert!(secret.get_opt("team-paas").await.unwrap().is_some());
+    stack.finish().await;
+}
