@@ -9,8 +9,8 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{
-    Backup, BackupPhase, BackupSchedule, Database, Function, PaasProject, ProviderConfig, Proxy,
-    WaysDatabase, WaysRestore, WaysSnapshot,
+    Backup, BackupPhase, BackupSchedule, Database, Function, PaasDatabase, PaasProject, PaasRedis,
+    ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -91,6 +91,10 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
     wait_for(&orders, "orders", "Ready", SHORT, ready_json).await;
     let shop = stack.api::<PaasProject>();
     wait_for(&shop, "shop", "Ready", SHORT, ready_json).await;
+    let shop_db = stack.api::<PaasDatabase>();
+    wait_for(&shop_db, "shop-db", "Ready", SHORT, ready_json).await;
+    let shop_cache = stack.api::<PaasRedis>();
+    wait_for(&shop_cache, "shop-cache", "Ready", SHORT, ready_json).await;
     let backups = stack.api::<Backup>();
     wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
     for secret in [
@@ -98,6 +102,8 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
         "thumbnails-endpoint",
         "egress-socks",
         "orders-db",
+        "shop-db",
+        "shop-cache",
     ] {
         stack
             .api::<Secret>()
@@ -294,6 +300,8 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     delete_all::<WaysRestore>(&stack).await;
     delete_all::<WaysSnapshot>(&stack).await;
     delete_all::<WaysDatabase>(&stack).await;
+    delete_all::<PaasDatabase>(&stack).await;
+    delete_all::<PaasRedis>(&stack).await;
     delete_all::<PaasProject>(&stack).await;
     delete_all::<ProviderConfig>(&stack).await;
     assert_eq!(

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::PaasProject;
-use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind};
+use htx_operator::api::{PaasDatabase, PaasProject, PaasRedis};
+use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -34,7 +34,11 @@ async fn request_resync(api: &Api<PaasProject>, name: &str) {
 
 async fn paas_stack(extra_args: &[&str]) -> Stack {
     let mut options = StackOptions {
-        paas: Some(Default::default()),
+        paas: Some(SimConfig {
+            provision_delay: Duration::from_millis(500),
+            deploy_stage_delay: Duration::from_millis(300),
+            ..SimConfig::default()
+        }),
         ..StackOptions::default()
     };
     options
@@ -363,5 +367,208 @@ async fn a_paas_provider_config_is_ready_and_serves_its_objects() {
     wait_for(&api, "via-config", "Ready", SHORT, is_ready).await;
     let secret: Api<Secret> = stack.api();
     assert!(secret.get_opt("team-paas").await.unwrap().is_some());
+    stack.finish().await;
+}
+
+/// The portal's one resource of `kind` named `name`.
+fn only(stack: &Stack, kind: Kind, name: &str) -> Value {
+    let mut found: Vec<Value> = stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(kind)
+        .into_iter()
+        .filter(|r| r["name"] == name)
+        .collect();
+    assert_eq!(found.len(), 1, "{kind:?} {name}: {found:?}");
+    found.remove(0)
+}
+
+/// The status and reason of the object's condition `type_`.
+fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let found = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?
+        .clone();
+    Some((
+        found["status"].as_str()?.to_owned(),
+        found["reason"].as_str()?.to_owned(),
+    ))
+}
+
+async fn secret_map(stack: &Stack, name: &str) -> std::collections::BTreeMap<String, String> {
+    let secret = stack.api::<Secret>().get(name).await.unwrap();
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
+        .collect()
+}
+
+async fn wait_portal(stack: &Stack, what: &str, cond: impl Fn(&Stack) -> bool) {
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while !cond(stack) {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A database and a redis wait for their project, are made once each inside it, write their
+/// connection Secrets from the detail, change a setting in place (one PATCH) and report one that
+/// cannot change, stop and start with `suspend`, and are deleted at the portal with their objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let databases = stack.api::<PaasDatabase>();
+    let redis = stack.api::<PaasRedis>();
+    let database: PaasDatabase = object(
+        "PaasDatabase",
+        "orders",
+        json!({"projectRef": {"name": "shop"},
+               "parameters": {"engine": "postgresql", "version": "16", "plan": "starter"},
+               "writeConnectionSecretToRef": {"name": "orders-db"}}),
+    );
+    create(&databases, &database).await;
+    wait_for(
+        &databases,
+        "orders",
+        "ProjectNotReady",
+        SHORT,
+        not_ready_because("ProjectNotReady"),
+    )
+    .await;
+    let projects = stack.api::<PaasProject>();
+    create(&projects, &project("shop", json!({}))).await;
+    let cache: PaasRedis = object(
+        "PaasRedis",
+        "cache",
+        json!({"projectRef": {"name": "shop"},
+               "parameters": {"maxmemory_policy": "noeviction"},
+               "writeConnectionSecretToRef": {"name": "cache-conn"}}),
+    );
+    create(&redis, &cache).await;
+    let written = |p: &PaasDatabase| {
+        is_ready(p)
+            && p.status
+                .as_ref()
+                .is_some_and(|s| s.connection_secret.is_some())
+    };
+    wait_for(
+        &databases,
+        "orders",
+        "Ready with its Secret",
+        SHORT,
+        written,
+    )
+    .await;
+    let written = |p: &PaasRedis| {
+        is_ready(p)
+            && p.status
+                .as_ref()
+                .is_some_and(|s| s.connection_secret.is_some())
+    };
+    wait_for(&redis, "cache", "Ready with its Secret", SHORT, written).await;
+    let shop = projects.get("shop").await.unwrap();
+    let at_portal = only(&stack, Kind::Databases, "orders");
+    assert_eq!(at_portal["project_id"], project_id(&shop).as_str());
+    assert_eq!(at_portal["engine"], "postgresql");
+    assert_eq!(hooks.stats().attempts(Kind::Databases, "orders"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Redis, "cache"), 1);
+    let connection = secret_map(&stack, "orders-db").await;
+    for key in ["host", "port", "username", "password", "database", "uri"] {
+        let expected = match &at_portal["connection"][key] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(connection.get(key), Some(&expected), "{key}");
+    }
+    let cache_connection = secret_map(&stack, "cache-conn").await;
+    assert_eq!(
+        cache_connection.get("uri").map(String::as_str),
+        only(&stack, Kind::Redis, "cache")["connection"]["uri"].as_str()
+    );
+
+    // A plan is changed in place, once.
+    databases
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"parameters": {"plan": "pro"}}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "the plan changed", |stack| {
+        only(stack, Kind::Databases, "orders")["plan"] == "pro"
+    })
+    .await;
+    wait_for(&databases, "orders", "settled again", SHORT, |p| {
+        is_ready(p) && condition(p, "Synced") == Some(("True".into(), "Synced".into()))
+    })
+    .await;
+    assert_eq!(hooks.stats().updated(Kind::Databases), 1);
+    // A version cannot change: reported, not applied.
+    databases
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"parameters": {"version": "15"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&databases, "orders", "UpdateNotSupported", SHORT, |p| {
+        condition(p, "Synced") == Some(("False".into(), "UpdateNotSupported".into()))
+    })
+    .await;
+    assert_eq!(only(&stack, Kind::Databases, "orders")["version"], "16");
+    assert_eq!(hooks.stats().updated(Kind::Databases), 1);
+
+    // suspend stops, and clearing it starts again.
+    redis
+        .patch(
+            "cache",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &redis,
+        "cache",
+        "Suspended",
+        SHORT,
+        not_ready_because("Suspended"),
+    )
+    .await;
+    assert_eq!(only(&stack, Kind::Redis, "cache")["status"], "stopped");
+    redis
+        .patch(
+            "cache",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&redis, "cache", "Ready", SHORT, |p| {
+        is_ready(p) && condition(p, "Ready").is_some_and(|(_, r)| r == "Available")
+    })
+    .await;
+    assert_eq!(hooks.stats().acted(Kind::Redis), 2, "one stop, one start");
+
+    databases
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&databases, "orders", "deleted at the portal", SHORT).await;
+    assert!(
+        hooks
+            .resources(Kind::Databases)
+            .iter()
+            .all(|d| d["name"] != "orders"),
+        "the portal confirmed it gone before the finalizer came off"
+    );
     stack.finish().await;
 }

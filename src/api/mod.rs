@@ -6,6 +6,7 @@ pub mod backup_schedule;
 pub mod common;
 pub mod database;
 pub mod function;
+pub mod paas_datastore;
 pub mod paas_project;
 pub mod provider_config;
 pub mod proxy;
@@ -26,6 +27,10 @@ pub use common::{
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};
+pub use paas_datastore::{
+    DatastoreSpec, PaasDatabase, PaasDatabaseSpec, PaasDatastoreStatus, PaasRedis, PaasRedisSpec,
+    ProjectRef,
+};
 pub use paas_project::{
     PAAS_GROUP, PaasProject, PaasProjectSpec, PaasProjectStatus, ProjectSecret,
     ProjectSecretStatus, SecretKeyRef, SecretScope, ValueSource,
@@ -61,6 +66,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         WaysSnapshot::crd(),
         WaysRestore::crd(),
         PaasProject::crd(),
+        PaasDatabase::crd(),
+        PaasRedis::crd(),
     ]
 }
 

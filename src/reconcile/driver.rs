@@ -78,6 +78,11 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     if !desired.deleting {
         // Bad input costs nothing: refused before any portal call.
         object.check_parameters()?;
+        if !desired.paused
+            && let Some(action) = K::prepare(run).await?
+        {
+            return Ok(action);
+        }
     }
     let mut decision = decide(&desired, &recorded, None);
     let mut seen = Seen::Unlisted;
@@ -551,7 +556,7 @@ async fn mirror<K: PortalKind>(
     }
     let mut status = K::mirrored(remote, current.managed().clone());
     let mut look_again = managed::look_again_after(lifecycle, &ctx.timing);
-    if lifecycle == Lifecycle::Ready {
+    if matches!(lifecycle, Lifecycle::Ready | Lifecycle::Stopped) {
         let converged = K::converge(run, client, held, &mut status).await?;
         if converged.conditions.iter().any(|c| c.type_ == SYNCED) {
             wanted.retain(|c| c.type_ != SYNCED);

@@ -131,7 +131,17 @@ pub trait PortalKind:
     /// The kind's status after mirroring `remote`, around the shared part already computed.
     fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
 
-    /// What a kind changes in place once its resource is ready (settings, rules, credentials),
+    /// What must be known before the portal is asked anything about the object (a parent's
+    /// id, recorded in status), each reconcile while it is not being deleted or paused.
+    /// `Some(action)`: the reconcile ends there (waiting for the parent, or status just written).
+    fn prepare(
+        run: &mut Run<'_, Self>,
+    ) -> impl Future<Output = Result<Option<Action>, Error>> + Send {
+        let _ = run;
+        async { Ok(None) }
+    }
+
+    /// What a kind changes in place once its resource is ready (or stopped, as asked) (settings, rules, credentials),
     /// filling its part of `status` (the status about to be written, with the shared part as
     /// before).
     fn converge(

@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     Ready,
+    /// Stopped, as asked (a suspended PaaS data store or service): settled, not usable.
+    Stopped,
     InProgress,
     /// On its way out (a deletion the portal accepted and is carrying out).
     Deleting,
@@ -18,6 +20,7 @@ impl Lifecycle {
                 Self::Ready
             }
             "failed" | "error" | "errored" | "degraded" => Self::Failed,
+            "stopped" | "suspended" => Self::Stopped,
             "deleting" | "deleted" | "terminating" | "destroying" | "removing" => Self::Deleting,
             _ => Self::InProgress,
         }
@@ -35,5 +38,7 @@ mod tests {
         assert_eq!(Lifecycle::of("migrating"), Lifecycle::InProgress);
         assert_eq!(Lifecycle::of("FAILED"), Lifecycle::Failed);
         assert_eq!(Lifecycle::of("deleting"), Lifecycle::Deleting);
+        assert_eq!(Lifecycle::of("stopped"), Lifecycle::Stopped);
+        assert_eq!(Lifecycle::of("stopping"), Lifecycle::InProgress);
     }
 }

@@ -373,6 +373,11 @@ pub fn nothing_held(
 pub fn ready_from(lifecycle: Lifecycle, raw: &str, noun: &str) -> Wanted {
     match lifecycle {
         Lifecycle::Ready => Wanted::ready(true, "Available", format!("the {noun} is {raw}")),
+        Lifecycle::Stopped => Wanted::ready(
+            false,
+            "Suspended",
+            format!("the portal reports the {noun} as '{raw}'"),
+        ),
         Lifecycle::InProgress => Wanted::ready(
             false,
             "Creating",
@@ -436,7 +441,7 @@ pub fn failed_conditions(
 pub fn look_again_after(lifecycle: Lifecycle, timing: &Timing) -> Duration {
     match lifecycle {
         Lifecycle::InProgress | Lifecycle::Deleting => timing.poll,
-        Lifecycle::Ready | Lifecycle::Failed => timing.resync,
+        Lifecycle::Ready | Lifecycle::Stopped | Lifecycle::Failed => timing.resync,
     }
 }
 

@@ -395,6 +395,10 @@ impl Stack {
                 .await;
             self.delete_all::<htx_operator::api::WaysDatabase>(namespace)
                 .await;
+            self.delete_all::<htx_operator::api::PaasDatabase>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::PaasRedis>(namespace)
+                .await;
             // Projects last: the API cannot delete them (they are orphaned), and what lives in
             // them goes first.
             self.delete_all::<htx_operator::api::PaasProject>(namespace)

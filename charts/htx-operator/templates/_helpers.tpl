@@ -105,12 +105,16 @@ watched namespace (a Role). Every rule says why it is there.
   verbs: [update]
 # The PaaS kinds: watched, and their finalizer added and removed (a JSON patch).
 - apiGroups: [paas.vinacis.com]
-  resources: [paasprojects]
+  resources: [paasprojects, paasdatabases, paasredises]
   verbs: [get, list, watch, patch]
 # Their status (server-side apply on the status subresource only).
 - apiGroups: [paas.vinacis.com]
-  resources: [paasprojects/status]
+  resources: [paasprojects/status, paasdatabases/status, paasredises/status]
   verbs: [patch]
+# Owner references with blockOwnerDeletion on their connection Secrets.
+- apiGroups: [paas.vinacis.com]
+  resources: [paasdatabases/finalizers, paasredises/finalizers]
+  verbs: [update]
 # Secrets by name only, never listed or watched: read a tokenSecretRef's token and keep that
 # Secret while an object still needs it to delete its portal resource (a finalizer per object,
 # added and removed by patch), and read, create and update (server-side apply) the connection

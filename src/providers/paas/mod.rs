@@ -1,15 +1,16 @@
-//! The PaaS public API (`seeds/paas-public-api.txt`): projects and their secrets. Ids are server
-//! UUIDs and names repeat freely, so every create follows the shared rule for that
-//! (`PortalKind::NAMES_UNIQUE`).
+//! The PaaS public API (`seeds/paas-public-api.txt`): projects and their secrets, databases
+//! and redis. Ids are server UUIDs and names repeat freely, so every create follows the shared
+//! rule for that (`PortalKind::NAMES_UNIQUE`).
 
 pub mod client;
+mod datastore;
 mod project;
 pub mod sim;
 mod values;
 
 use futures::future::BoxFuture;
 
-use crate::api::{PaasProject, Provider};
+use crate::api::{PaasDatabase, PaasProject, PaasRedis, Provider};
 use crate::controller::{Scope, WakeRouter};
 use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::{Snapshots, Timing};
@@ -24,11 +25,16 @@ pub struct PaasProvider;
 pub struct PaasState {
     /// The project lists, one per key.
     pub projects: Snapshots<client::Project>,
+    /// The database and redis lists, one per key.
+    pub databases: Snapshots<client::Datastore>,
+    pub redis: Snapshots<client::Datastore>,
 }
 
 impl ProviderState for PaasState {
     fn forget_stale(&self) {
         self.projects.forget_stale();
+        self.databases.forget_stale();
+        self.redis.forget_stale();
     }
 }
 
@@ -56,6 +62,8 @@ impl ProviderModule for PaasProvider {
     fn state(&self, timing: &Timing) -> Box<dyn ProviderState> {
         Box::new(PaasState {
             projects: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+            databases: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+            redis: Snapshots::serving_at_most(timing.longest_snapshot_age()),
         })
     }
 
@@ -64,6 +72,10 @@ impl ProviderModule for PaasProvider {
         scope: &Scope<'_>,
         wakes: &mut WakeRouter,
     ) -> Vec<BoxFuture<'static, ()>> {
-        vec![scope.run::<PaasProject>(wakes)]
+        vec![
+            scope.run::<PaasProject>(wakes),
+            scope.run::<PaasDatabase>(wakes),
+            scope.run::<PaasRedis>(wakes),
+        ]
     }
 }

@@ -19,11 +19,26 @@
 //! - **Secret values.** They read masked: the operator never reads one back, nor calls the
 //!   reveal routes. What it wrote is known by a keyed hash kept in status.
 
+//! - **Data stores.** The document gives the routes of databases and redis but no bodies. A
+//!   create sends `name`, `project_id` and the object's `parameters` as they are; the settings
+//!   a PATCH takes are [`updatable`] (the rest is reported, not applied). The connection
+//!   details (`host`, `port`, `username`, `password`, `database`, `uri`) are read from the
+//!   detail (`GET …/{id}`) under `connection`, once the data store runs; a delete answers
+//!   before the data store is gone. A stopped data store reads `stopped`.
+
 /// The placeholder address (see above).
 pub const DEFAULT_URL: &str = "https://paas.vinacis.com";
 
 /// The default budget of one key, a minute (see above).
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
+
+/// The settings of a data store a PATCH changes in place (see above).
+pub fn updatable(flavor: super::routes::Flavor) -> &'static [&'static str] {
+    match flavor {
+        super::routes::Flavor::Database => &["plan", "storage_gb"],
+        super::routes::Flavor::Redis => &["plan", "maxmemory_policy"],
+    }
+}
 
 /// Words that begin the API keys: masked in any text the portal sends back.
 pub const KEY_PREFIXES: &[&str] = &["ak_"];

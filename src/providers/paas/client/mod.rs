@@ -5,15 +5,15 @@ pub mod assumed;
 mod model;
 mod routes;
 
-pub use model::{NewProject, NewSecret, Project, ProjectSecret};
-pub use routes::Route;
+pub use model::{Datastore, NewProject, NewSecret, Project, ProjectSecret};
+pub use routes::{Flavor, Route};
 
 use std::borrow::Borrow;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::http::{Auth, CreateRetry, Dialect, Endpoint, PortalError, Session};
 use model::{Listed, NewValue};
@@ -114,6 +114,72 @@ impl<S: Borrow<Session>> Paas<S> {
         let endpoint = Route::DeleteSecret.endpoint();
         self.session()
             .delete(&endpoint, &endpoint.path(&[project_id, secret_id]))
+            .await
+    }
+
+    pub async fn list_datastores(&self, flavor: Flavor) -> Result<Vec<Datastore>, PortalError> {
+        self.list(Route::ListDatastores(flavor), &[]).await
+    }
+
+    /// Creates a data store: sent once, as a project (names repeat).
+    pub async fn create_datastore(
+        &self,
+        flavor: Flavor,
+        body: &Map<String, Value>,
+    ) -> Result<Option<Datastore>, PortalError> {
+        self.write(
+            Route::CreateDatastore(flavor),
+            &[],
+            Some(body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    /// The detail, with the connection once it runs.
+    pub async fn datastore(&self, flavor: Flavor, id: &str) -> Result<Datastore, PortalError> {
+        let endpoint = Route::GetDatastore(flavor).endpoint();
+        self.session().get(&endpoint, &endpoint.path(&[id])).await
+    }
+
+    pub async fn update_datastore(
+        &self,
+        flavor: Flavor,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<(), PortalError> {
+        self.write::<_, Value>(
+            Route::UpdateDatastore(flavor),
+            &[id],
+            Some(body),
+            CreateRetry::OnTransient,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Stops (`false`) or starts (`true`) a data store; a repeat is refused (400), not doubled.
+    pub async fn run_datastore(
+        &self,
+        flavor: Flavor,
+        id: &str,
+        running: bool,
+    ) -> Result<(), PortalError> {
+        let route = if running {
+            Route::StartDatastore(flavor)
+        } else {
+            Route::StopDatastore(flavor)
+        };
+        self.write::<(), Value>(route, &[id], None, CreateRetry::WhenNotApplied)
+            .await
+            .map(drop)
+    }
+
+    /// Accepted before it is gone; one already gone answers `NotFound`.
+    pub async fn delete_datastore(&self, flavor: Flavor, id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteDatastore(flavor).endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[id]))
             .await
     }
 

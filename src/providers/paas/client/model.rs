@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A list answer: a bare array, or an object holding one (see [`super::assumed`]). Elements
 /// that do not read as `T` (no id, say) are skipped.
@@ -71,6 +71,24 @@ pub struct NewSecret<'a> {
 #[derive(Serialize)]
 pub(super) struct NewValue<'a> {
     pub value: &'a str,
+}
+
+/// A database or a redis, as the list, a create or the detail shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Datastore {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub project_id: String,
+    #[serde(default)]
+    pub status: String,
+    /// In the detail only, once provisioned (see [`super::assumed`]).
+    #[serde(default)]
+    pub connection: Option<Map<String, Value>>,
+    /// Everything else: its settings (`plan`, `storage_gb` …) and what the portal adds.
+    #[serde(flatten)]
+    pub settings: Map<String, Value>,
 }
 
 #[cfg(test)]

@@ -11,16 +11,44 @@ pub enum Route {
     CreateSecret,
     UpdateSecret,
     DeleteSecret,
+    ListDatastores(Flavor),
+    CreateDatastore(Flavor),
+    GetDatastore(Flavor),
+    UpdateDatastore(Flavor),
+    DeleteDatastore(Flavor),
+    StartDatastore(Flavor),
+    StopDatastore(Flavor),
+}
+
+/// The two kinds of data store, whose routes differ only by their prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    Database,
+    Redis,
 }
 
 impl Route {
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 20] = [
         Route::ListProjects,
         Route::CreateProject,
         Route::ListSecrets,
         Route::CreateSecret,
         Route::UpdateSecret,
         Route::DeleteSecret,
+        Route::ListDatastores(Flavor::Database),
+        Route::CreateDatastore(Flavor::Database),
+        Route::GetDatastore(Flavor::Database),
+        Route::UpdateDatastore(Flavor::Database),
+        Route::DeleteDatastore(Flavor::Database),
+        Route::StartDatastore(Flavor::Database),
+        Route::StopDatastore(Flavor::Database),
+        Route::ListDatastores(Flavor::Redis),
+        Route::CreateDatastore(Flavor::Redis),
+        Route::GetDatastore(Flavor::Redis),
+        Route::UpdateDatastore(Flavor::Redis),
+        Route::DeleteDatastore(Flavor::Redis),
+        Route::StartDatastore(Flavor::Redis),
+        Route::StopDatastore(Flavor::Redis),
     ];
 
     /// Its method, path template and what it does.
@@ -36,6 +64,43 @@ impl Route {
             CreateSecret => Endpoint::new(Verb::Post, SECRETS, Access::Create),
             UpdateSecret => Endpoint::new(Verb::Patch, SECRET, Access::Update),
             DeleteSecret => Endpoint::new(Verb::Delete, SECRET, Access::Delete),
+            ListDatastores(flavor) => Endpoint::new(Verb::Get, flavor.all(), Access::Read),
+            CreateDatastore(flavor) => Endpoint::new(Verb::Post, flavor.all(), Access::Create),
+            GetDatastore(flavor) => Endpoint::new(Verb::Get, flavor.one(), Access::Read),
+            UpdateDatastore(flavor) => Endpoint::new(Verb::Patch, flavor.one(), Access::Update),
+            DeleteDatastore(flavor) => Endpoint::new(Verb::Delete, flavor.one(), Access::Delete),
+            StartDatastore(flavor) => Endpoint::new(Verb::Post, flavor.start(), Access::Update),
+            StopDatastore(flavor) => Endpoint::new(Verb::Post, flavor.stop(), Access::Update),
+        }
+    }
+}
+
+impl Flavor {
+    const fn all(self) -> &'static str {
+        match self {
+            Flavor::Database => "/api/databases",
+            Flavor::Redis => "/api/redis",
+        }
+    }
+
+    const fn one(self) -> &'static str {
+        match self {
+            Flavor::Database => "/api/databases/{database_id}",
+            Flavor::Redis => "/api/redis/{redis_id}",
+        }
+    }
+
+    const fn start(self) -> &'static str {
+        match self {
+            Flavor::Database => "/api/databases/{database_id}/start",
+            Flavor::Redis => "/api/redis/{redis_id}/start",
+        }
+    }
+
+    const fn stop(self) -> &'static str {
+        match self {
+            Flavor::Database => "/api/databases/{database_id}/stop",
+            Flavor::Redis => "/api/redis/{redis_id}/stop",
         }
     }
 }
