@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use htx_operator::api::{
     Backup, BackupPhase, BackupSchedule, Database, Function, PaasDatabase, PaasProject, PaasRedis,
-    ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
+    PaasWebService, ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -95,6 +95,8 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
     wait_for(&shop_db, "shop-db", "Ready", SHORT, ready_json).await;
     let shop_cache = stack.api::<PaasRedis>();
     wait_for(&shop_cache, "shop-cache", "Ready", SHORT, ready_json).await;
+    let shop_api = stack.api::<PaasWebService>();
+    wait_for(&shop_api, "shop-api", "Ready", SHORT, ready_json).await;
     let backups = stack.api::<Backup>();
     wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
     for secret in [
@@ -300,6 +302,7 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     delete_all::<WaysRestore>(&stack).await;
     delete_all::<WaysSnapshot>(&stack).await;
     delete_all::<WaysDatabase>(&stack).await;
+    delete_all::<PaasWebService>(&stack).await;
     delete_all::<PaasDatabase>(&stack).await;
     delete_all::<PaasRedis>(&stack).await;
     delete_all::<PaasProject>(&stack).await;

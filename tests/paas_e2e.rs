@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::{PaasDatabase, PaasProject, PaasRedis};
+use htx_operator::api::{PaasDatabase, PaasProject, PaasRedis, PaasWebService};
 use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -153,6 +153,16 @@ async fn a_project_is_made_once_keeps_its_secrets_and_is_orphaned_on_deletion() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let hash = |p: &PaasProject| {
+        let status = p.status.as_ref()?;
+        let secret = status.secrets.iter().find(|s| s.key == "STRIPE_KEY")?;
+        Some(secret.value_hash.clone())
+    };
+    let before = hash(&written);
+    wait_for(&api, "shop", "the new value recorded", SHORT, |p| {
+        hash(p).is_some() && hash(p) != before
+    })
+    .await;
     // Two more looks at the project's secrets (each resync and poll makes one) write nothing.
     let looks = || hooks.stats().route_total("GET", SECRETS_ROUTE);
     let looked = looks();
@@ -570,5 +580,158 @@ async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
             .all(|d| d["name"] != "orders"),
         "the portal confirmed it gone before the finalizer came off"
     );
+    stack.finish().await;
+}
+
+/// A web service made once (its first deployment with it), its env from a literal and from a
+/// Secret that then changes (the variable follows, one update, nobody touching the object),
+/// instances changed in place, and a `deploy.revision` bump whose answer is lost: exactly one
+/// deployment, found again, and none more after an operator restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
+    let mut stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    put_secret(&stack, "orders-db", "uri", "postgres://one").await;
+    create(&stack.api::<PaasProject>(), &project("shop", json!({}))).await;
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "buildCommand": "npm run build", "minInstances": 1, "maxInstances": 2,
+               "env": [{"name": "NODE_ENV", "value": "production"},
+                       {"name": "DATABASE_URL",
+                        "valueFrom": {"secretKeyRef": {"name": "orders-db", "key": "uri"}}}],
+               "deploy": {"revision": "1"}}),
+    );
+    create(&services, &service).await;
+    let env_kept =
+        |s: &PaasWebService| is_ready(s) && s.status.as_ref().is_some_and(|s| s.env.len() == 2);
+    let ready = wait_for(&services, "api", "live with its env", SHORT, env_kept).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!(status.deployed_revision.as_deref(), Some("1"));
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api"), 1);
+    assert_eq!(
+        hooks.stats().deployments,
+        0,
+        "the create's deployment is the first"
+    );
+    let env = |hooks: &htx_operator::providers::paas::sim::SimHandle| hooks.env(&id).unwrap();
+    assert_eq!(env(&hooks)["NODE_ENV"], "production");
+    assert_eq!(env(&hooks)["DATABASE_URL"], "postgres://one");
+
+    let updates = hooks.stats().env_updates;
+    put_secret(&stack, "orders-db", "uri", "postgres://two").await;
+    wait_portal(&stack, "the variable follows the Secret", |_| {
+        env(&hooks)["DATABASE_URL"] == "postgres://two"
+    })
+    .await;
+    let hash = |s: &PaasWebService| {
+        let status = s.status.as_ref()?;
+        let var = status.env.iter().find(|v| v.name == "DATABASE_URL")?;
+        Some(var.value_hash.clone())
+    };
+    let before = hash(&ready);
+    wait_for(&services, "api", "the new value recorded", SHORT, |s| {
+        hash(s).is_some() && hash(s) != before
+    })
+    .await;
+    let looks = || {
+        hooks
+            .stats()
+            .route_total("GET", "/api/web-services/{web_service_id}/env")
+    };
+    let looked = looks();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while looks() < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        hooks.stats().env_updates - updates,
+        1,
+        "one update for one changed value"
+    );
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"maxInstances": 3}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "instances changed", |stack| {
+        only(stack, Kind::WebServices, "api")["max_instances"] == 3
+    })
+    .await;
+
+    hooks.arm(Armed {
+        on: Call::Deploy,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deploy": {"revision": "2"}}})),
+        )
+        .await
+        .unwrap();
+    let deployed = |s: &PaasWebService| {
+        s.status.as_ref().is_some_and(|s| {
+            s.deployed_revision.as_deref() == Some("2") && s.deploy_requested.is_none()
+        })
+    };
+    wait_for(&services, "api", "revision 2 deployed", SHORT, deployed).await;
+    assert_eq!(hooks.stats().fired("deploy", "lose_answer"), 1);
+    assert_eq!(
+        hooks.stats().deployments,
+        1,
+        "exactly one deployment for revision 2"
+    );
+    wait_for(&services, "api", "its deployment live", SHORT, |s| {
+        s.status
+            .as_ref()
+            .and_then(|s| s.latest_deployment.as_ref())
+            .is_some_and(|d| d.status == "live")
+    })
+    .await;
+
+    stack.kill_operator().await;
+    stack.start_operator();
+    let route = "/api/web-services/{web_service_id}/deployments";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted operator never looked"
+        );
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(hooks.stats().deployments, 1, "none more after a restart");
     stack.finish().await;
 }

@@ -8,6 +8,7 @@ pub mod database;
 pub mod function;
 pub mod paas_datastore;
 pub mod paas_project;
+pub mod paas_web_service;
 pub mod provider_config;
 pub mod proxy;
 pub mod rules;
@@ -34,6 +35,10 @@ pub use paas_datastore::{
 pub use paas_project::{
     PAAS_GROUP, PaasProject, PaasProjectSpec, PaasProjectStatus, ProjectSecret,
     ProjectSecretStatus, SecretKeyRef, SecretScope, ValueSource,
+};
+pub use paas_web_service::{
+    DeployRequest, DeploySpec, DeploymentStatus, EnvVar, EnvVarStatus, PaasWebService,
+    PaasWebServiceSpec, PaasWebServiceStatus,
 };
 pub use provider_config::{
     CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,
@@ -68,6 +73,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         PaasProject::crd(),
         PaasDatabase::crd(),
         PaasRedis::crd(),
+        PaasWebService::crd(),
     ]
 }
 

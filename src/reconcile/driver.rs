@@ -556,7 +556,12 @@ async fn mirror<K: PortalKind>(
     }
     let mut status = K::mirrored(remote, current.managed().clone());
     let mut look_again = managed::look_again_after(lifecycle, &ctx.timing);
-    if matches!(lifecycle, Lifecycle::Ready | Lifecycle::Stopped) {
+    let converges = match lifecycle {
+        Lifecycle::Ready | Lifecycle::Stopped => true,
+        Lifecycle::Failed => K::CONVERGES_WHEN_FAILED,
+        Lifecycle::InProgress | Lifecycle::Deleting => false,
+    };
+    if converges {
         let converged = K::converge(run, client, held, &mut status).await?;
         if converged.conditions.iter().any(|c| c.type_ == SYNCED) {
             wanted.retain(|c| c.type_ != SYNCED);

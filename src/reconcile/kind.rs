@@ -102,6 +102,10 @@ pub trait PortalKind:
     /// always leaves the resource in place, with an Event saying so, and `delete` is never called.
     const CAN_DELETE: bool = true;
 
+    /// [`Self::converge`] runs for a resource the portal reports failed too (a web service whose
+    /// deployment failed is mended by a new one).
+    const CONVERGES_WHEN_FAILED: bool = false;
+
     /// Could `remote` be what this object's create of `name` made? By default: it has the name.
     /// A kind whose resources live inside a parent (a project) checks the parent too.
     fn is_candidate(&self, remote: &Self::Remote, name: &str) -> bool {

@@ -16,9 +16,8 @@ pub enum Lifecycle {
 impl Lifecycle {
     pub fn of(status: &str) -> Self {
         match status.trim().to_ascii_lowercase().as_str() {
-            "online" | "active" | "running" | "ready" | "available" | "completed" | "succeeded" => {
-                Self::Ready
-            }
+            "online" | "active" | "running" | "ready" | "available" | "completed" | "succeeded"
+            | "live" => Self::Ready,
             "failed" | "error" | "errored" | "degraded" => Self::Failed,
             "stopped" | "suspended" => Self::Stopped,
             "deleting" | "deleted" | "terminating" | "destroying" | "removing" => Self::Deleting,

@@ -21,7 +21,7 @@ update_config = importlib.import_module("update-config")
 
 MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules", "providerconfigs"]
 WAYS_KINDS = ["waysdatabases", "wayssnapshots", "waysrestores"]
-PAAS_KINDS = ["paasprojects", "paasdatabases", "paasredises"]
+PAAS_KINDS = ["paasprojects", "paasdatabases", "paasredises", "paaswebservices"]
 
 OTHER_VALUES = {
     "image": {"repository": "registry.example/htx", "digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},

@@ -395,6 +395,8 @@ impl Stack {
                 .await;
             self.delete_all::<htx_operator::api::WaysDatabase>(namespace)
                 .await;
+            self.delete_all::<htx_operator::api::PaasWebService>(namespace)
+                .await;
             self.delete_all::<htx_operator::api::PaasDatabase>(namespace)
                 .await;
             self.delete_all::<htx_operator::api::PaasRedis>(namespace)

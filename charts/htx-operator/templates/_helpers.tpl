@@ -105,11 +105,11 @@ watched namespace (a Role). Every rule says why it is there.
   verbs: [update]
 # The PaaS kinds: watched, and their finalizer added and removed (a JSON patch).
 - apiGroups: [paas.vinacis.com]
-  resources: [paasprojects, paasdatabases, paasredises]
+  resources: [paasprojects, paasdatabases, paasredises, paaswebservices]
   verbs: [get, list, watch, patch]
 # Their status (server-side apply on the status subresource only).
 - apiGroups: [paas.vinacis.com]
-  resources: [paasprojects/status, paasdatabases/status, paasredises/status]
+  resources: [paasprojects/status, paasdatabases/status, paasredises/status, paaswebservices/status]
   verbs: [patch]
 # Owner references with blockOwnerDeletion on their connection Secrets.
 - apiGroups: [paas.vinacis.com]

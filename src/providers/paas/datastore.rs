@@ -3,18 +3,15 @@
 //! changes in place: the settings a PATCH takes, `suspend` (stop / start), and the connection
 //! Secret from the detail.
 
-use std::time::Duration;
-
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
 use serde_json::{Map, Value};
 
 use crate::api::{
-    DatastoreSpec, ManagedStatus, Ownership, PaasDatabase, PaasDatastoreStatus, PaasProject,
-    PaasRedis, Provider,
+    DatastoreSpec, ManagedStatus, Ownership, PaasDatabase, PaasDatastoreStatus, PaasRedis, Provider,
 };
 use crate::http::{PortalError, Session};
-use crate::reconcile::conditions::{READY, Wanted, is_true};
+use crate::reconcile::conditions::Wanted;
 use crate::reconcile::connection;
 use crate::reconcile::context::Context;
 use crate::reconcile::error::Error;
@@ -139,7 +136,7 @@ macro_rules! datastore_kind {
 
             async fn prepare(run: &mut Run<'_, Self>) -> Result<Option<Action>, Error> {
                 let project = run.object.spec.datastore.project_ref.name.clone();
-                prepare(run, &project).await
+                super::parent::record_project_id(run, &project).await
             }
 
             async fn converge(
@@ -174,7 +171,13 @@ impl Datastore for PaasRedis {
     }
 }
 
-fn check_label(name: &str, noun: &str) -> Result<(), Error> {
+impl super::parent::InProject for PaasDatastoreStatus {
+    fn project_id(&mut self) -> &mut Option<String> {
+        &mut self.project_id
+    }
+}
+
+pub(super) fn check_label(name: &str, noun: &str) -> Result<(), Error> {
     let valid = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
@@ -271,44 +274,6 @@ fn mirrored(remote: &portal::Datastore, managed: ManagedStatus) -> PaasDatastore
         settings: Some(settings).filter(|s| !s.is_empty()),
         connection_secret: None,
     }
-}
-
-/// Records the project's id before anything is created (the create needs it, and a lost answer
-/// is found again by name within that project).
-async fn prepare<K: Datastore>(
-    run: &mut Run<'_, K>,
-    project: &str,
-) -> Result<Option<Action>, Error> {
-    if run.status().project_id.is_some() {
-        return Ok(None);
-    }
-    let namespace = run.object.namespace().unwrap_or_default();
-    let projects: Api<PaasProject> = Api::namespaced(run.ctx.kube.clone(), &namespace);
-    let found = projects.get_opt(project).await?;
-    let ready_id = found.as_ref().and_then(|p| {
-        let status = p.status.as_ref()?;
-        let ready = is_true(&status.managed.conditions, READY);
-        status.managed.id.clone().filter(|_| ready)
-    });
-    let Some(id) = ready_id else {
-        let message = match found {
-            None => {
-                format!("the PaasProject '{project}' does not exist in this namespace: create it")
-            }
-            Some(_) => format!(
-                "the PaasProject '{project}' is not Ready yet: this {} waits for it",
-                K::NOUN
-            ),
-        };
-        let status = run.status_with(&[Wanted::ready(false, "ProjectNotReady", message)]);
-        run.write(status).await?;
-        return Ok(Some(Action::requeue(run.ctx.timing.poll)));
-    };
-    let mut status = run.status().clone();
-    status.project_id = Some(id);
-    run.write(status).await?;
-    // Looked at again once the cache holds the id the create and the look for it read.
-    Ok(Some(Action::requeue(Duration::from_millis(200))))
 }
 
 async fn converge<K: Datastore>(

@@ -1,16 +1,18 @@
-//! The PaaS public API (`seeds/paas-public-api.txt`): projects and their secrets, databases
-//! and redis. Ids are server UUIDs and names repeat freely, so every create follows the shared
+//! The PaaS public API (`seeds/paas-public-api.txt`): projects and their secrets, databases,
+//! redis and web services. Ids are server UUIDs and names repeat freely, so every create follows the shared
 //! rule for that (`PortalKind::NAMES_UNIQUE`).
 
 pub mod client;
 mod datastore;
+mod parent;
 mod project;
 pub mod sim;
 mod values;
+mod web_service;
 
 use futures::future::BoxFuture;
 
-use crate::api::{PaasDatabase, PaasProject, PaasRedis, Provider};
+use crate::api::{PaasDatabase, PaasProject, PaasRedis, PaasWebService, Provider};
 use crate::controller::{Scope, WakeRouter};
 use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::{Snapshots, Timing};
@@ -28,6 +30,7 @@ pub struct PaasState {
     /// The database and redis lists, one per key.
     pub databases: Snapshots<client::Datastore>,
     pub redis: Snapshots<client::Datastore>,
+    pub web_services: Snapshots<client::WebService>,
 }
 
 impl ProviderState for PaasState {
@@ -35,6 +38,7 @@ impl ProviderState for PaasState {
         self.projects.forget_stale();
         self.databases.forget_stale();
         self.redis.forget_stale();
+        self.web_services.forget_stale();
     }
 }
 
@@ -64,6 +68,7 @@ impl ProviderModule for PaasProvider {
             projects: Snapshots::serving_at_most(timing.longest_snapshot_age()),
             databases: Snapshots::serving_at_most(timing.longest_snapshot_age()),
             redis: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+            web_services: Snapshots::serving_at_most(timing.longest_snapshot_age()),
         })
     }
 
@@ -76,6 +81,7 @@ impl ProviderModule for PaasProvider {
             scope.run::<PaasProject>(wakes),
             scope.run::<PaasDatabase>(wakes),
             scope.run::<PaasRedis>(wakes),
+            scope.run::<PaasWebService>(wakes),
         ]
     }
 }

@@ -5,7 +5,9 @@ pub mod assumed;
 mod model;
 mod routes;
 
-pub use model::{Datastore, NewProject, NewSecret, Project, ProjectSecret};
+pub use model::{
+    Datastore, Deployment, EnvEntry, NewProject, NewSecret, Project, ProjectSecret, WebService,
+};
 pub use routes::{Flavor, Route};
 
 use std::borrow::Borrow;
@@ -180,6 +182,120 @@ impl<S: Borrow<Session>> Paas<S> {
         let endpoint = Route::DeleteDatastore(flavor).endpoint();
         self.session()
             .delete(&endpoint, &endpoint.path(&[id]))
+            .await
+    }
+
+    pub async fn list_services(&self) -> Result<Vec<WebService>, PortalError> {
+        self.list(Route::ListServices, &[]).await
+    }
+
+    /// Creates a web service (which queues its first deployment): sent once, names repeat.
+    pub async fn create_service(
+        &self,
+        body: &Map<String, Value>,
+    ) -> Result<Option<WebService>, PortalError> {
+        self.write(
+            Route::CreateService,
+            &[],
+            Some(body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    pub async fn update_service(
+        &self,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<(), PortalError> {
+        self.write::<_, Value>(
+            Route::UpdateService,
+            &[id],
+            Some(body),
+            CreateRetry::OnTransient,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Stops (`false`) or starts (`true`) a service.
+    pub async fn run_service(&self, id: &str, running: bool) -> Result<(), PortalError> {
+        let route = if running {
+            Route::StartService
+        } else {
+            Route::StopService
+        };
+        self.write::<(), Value>(route, &[id], None, CreateRetry::WhenNotApplied)
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_service(&self, id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteService.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[id]))
+            .await
+    }
+
+    /// The newest deployments first (one page: the document's default of 10).
+    pub async fn deployments(&self, service_id: &str) -> Result<Vec<Deployment>, PortalError> {
+        self.list(Route::ListDeployments, &[service_id]).await
+    }
+
+    /// One deployment: never repeated after an answer that may have been lost (the caller
+    /// looks for it in the deployments).
+    pub async fn deploy(&self, service_id: &str) -> Result<Option<Deployment>, PortalError> {
+        let body = serde_json::json!({});
+        self.write(
+            Route::Deploy,
+            &[service_id],
+            Some(&body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    pub async fn env(&self, service_id: &str) -> Result<Vec<EnvEntry>, PortalError> {
+        self.list(Route::ListEnv, &[service_id]).await
+    }
+
+    /// A taken key is a 400 (no second one is made): repeating is harmless.
+    pub async fn add_env(
+        &self,
+        service_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<EnvEntry>, PortalError> {
+        let body = serde_json::json!({"key": key, "value": value, "is_secret": true});
+        self.write(
+            Route::CreateEnv,
+            &[service_id],
+            Some(&body),
+            CreateRetry::OnTransient,
+        )
+        .await
+    }
+
+    pub async fn set_env(
+        &self,
+        service_id: &str,
+        var_id: &str,
+        value: &str,
+    ) -> Result<(), PortalError> {
+        self.write::<_, Value>(
+            Route::UpdateEnv,
+            &[service_id, var_id],
+            Some(&NewValue { value }),
+            CreateRetry::OnTransient,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_env(&self, service_id: &str, var_id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteEnv.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[service_id, var_id]))
             .await
     }
 

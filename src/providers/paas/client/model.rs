@@ -91,6 +91,41 @@ pub struct Datastore {
     pub settings: Map<String, Value>,
 }
 
+/// A web service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WebService {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub project_id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Everything else: `git_repository_url`, `branch`, `port`, `min_instances` …
+    #[serde(flatten)]
+    pub settings: Map<String, Value>,
+}
+
+/// A deployment of a web service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// An env variable as listed (its value masked, never read).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EnvEntry {
+    pub id: String,
+    pub key: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

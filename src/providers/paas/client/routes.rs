@@ -18,6 +18,18 @@ pub enum Route {
     DeleteDatastore(Flavor),
     StartDatastore(Flavor),
     StopDatastore(Flavor),
+    ListServices,
+    CreateService,
+    UpdateService,
+    DeleteService,
+    StartService,
+    StopService,
+    ListDeployments,
+    Deploy,
+    ListEnv,
+    CreateEnv,
+    UpdateEnv,
+    DeleteEnv,
 }
 
 /// The two kinds of data store, whose routes differ only by their prefix.
@@ -28,7 +40,19 @@ pub enum Flavor {
 }
 
 impl Route {
-    pub const ALL: [Route; 20] = [
+    pub const ALL: [Route; 32] = [
+        Route::ListServices,
+        Route::CreateService,
+        Route::UpdateService,
+        Route::DeleteService,
+        Route::StartService,
+        Route::StopService,
+        Route::ListDeployments,
+        Route::Deploy,
+        Route::ListEnv,
+        Route::CreateEnv,
+        Route::UpdateEnv,
+        Route::DeleteEnv,
         Route::ListProjects,
         Route::CreateProject,
         Route::ListSecrets,
@@ -57,6 +81,13 @@ impl Route {
         const PROJECTS: &str = "/api/projects";
         const SECRETS: &str = "/api/projects/{project_id}/secrets";
         const SECRET: &str = "/api/projects/{project_id}/secrets/{secret_id}";
+        const SERVICES: &str = "/api/web-services";
+        const SERVICE: &str = "/api/web-services/{web_service_id}";
+        const START: &str = "/api/web-services/{web_service_id}/start";
+        const STOP: &str = "/api/web-services/{web_service_id}/stop";
+        const DEPLOYMENTS: &str = "/api/web-services/{web_service_id}/deployments";
+        const ENV: &str = "/api/web-services/{web_service_id}/env";
+        const ENV_VAR: &str = "/api/web-services/{web_service_id}/env/{var_id}";
         match self {
             ListProjects => Endpoint::new(Verb::Get, PROJECTS, Access::Read),
             CreateProject => Endpoint::new(Verb::Post, PROJECTS, Access::Create),
@@ -71,6 +102,18 @@ impl Route {
             DeleteDatastore(flavor) => Endpoint::new(Verb::Delete, flavor.one(), Access::Delete),
             StartDatastore(flavor) => Endpoint::new(Verb::Post, flavor.start(), Access::Update),
             StopDatastore(flavor) => Endpoint::new(Verb::Post, flavor.stop(), Access::Update),
+            ListServices => Endpoint::new(Verb::Get, SERVICES, Access::Read),
+            CreateService => Endpoint::new(Verb::Post, SERVICES, Access::Create),
+            UpdateService => Endpoint::new(Verb::Patch, SERVICE, Access::Update),
+            DeleteService => Endpoint::new(Verb::Delete, SERVICE, Access::Delete),
+            StartService => Endpoint::new(Verb::Post, START, Access::Update),
+            StopService => Endpoint::new(Verb::Post, STOP, Access::Update),
+            ListDeployments => Endpoint::new(Verb::Get, DEPLOYMENTS, Access::Read),
+            Deploy => Endpoint::new(Verb::Post, DEPLOYMENTS, Access::Create),
+            ListEnv => Endpoint::new(Verb::Get, ENV, Access::Read),
+            CreateEnv => Endpoint::new(Verb::Post, ENV, Access::Create),
+            UpdateEnv => Endpoint::new(Verb::Patch, ENV_VAR, Access::Update),
+            DeleteEnv => Endpoint::new(Verb::Delete, ENV_VAR, Access::Delete),
         }
     }
 }
