@@ -195,31 +195,57 @@ fn source(secret: &ProjectSecret) -> Source<'_> {
 /// of the value differs from the one written last), and deletes those this object wrote that the
 /// spec no longer lists. Returns why some values could not be had.
 async fn keep_secrets(
-    run: &Run<'_, PaasProject>,
+    run: &mut Run<'_, PaasProject>,
     client: &Session,
     project_id: &str,
     status: &mut PaasProjectStatus,
 ) -> Result<Vec<String>, Error> {
     let object = run.object;
     let paas = Paas(client);
+    let mut wanted = Vec::new();
+    let mut missing = Vec::new();
+    for secret in &object.spec.secrets {
+        let (key, scope) = (secret.key.as_str(), secret.scope);
+        match values::resolve(run.ctx, object, source(secret)).await? {
+            Ok(value) => {
+                let hash = client.keyed_digest(&[key, scope.as_str(), &value]);
+                wanted.push((key, scope, Some((value, hash))));
+            }
+            Err(values::Missing(why)) => {
+                missing.push(format!("{key} ({}): {why}", scope.as_str()));
+                wanted.push((key, scope, None));
+            }
+        }
+    }
+    let in_step = |status: &PaasProjectStatus| {
+        wanted.iter().all(|(key, scope, value)| {
+            value.as_ref().is_none_or(|(_, hash)| {
+                status
+                    .secrets
+                    .iter()
+                    .any(|s| s.key == *key && s.scope == *scope && s.value_hash == *hash)
+            })
+        })
+    };
+    if !in_step(status) {
+        // About to write: decide on the status as stored, not on the watch's copy, which may
+        // not show this process's last write yet (the same value would be written twice).
+        if run.reread().await?.is_none() {
+            return Ok(missing);
+        }
+        status.secrets = run.status().secrets.clone();
+    }
     let listed = paas.list_secrets(project_id).await?;
     let mut kept = Vec::new();
-    let mut missing = Vec::new();
-    for wanted in &object.spec.secrets {
-        let (key, scope) = (wanted.key.as_str(), wanted.scope);
+    for (key, scope, value) in wanted {
         let recorded = status
             .secrets
             .iter()
             .find(|s| s.key == key && s.scope == scope);
-        let value = match values::resolve(run.ctx, object, source(wanted)).await? {
-            Ok(value) => value,
-            Err(values::Missing(why)) => {
-                missing.push(format!("{key} ({}): {why}", scope.as_str()));
-                kept.extend(recorded.cloned());
-                continue;
-            }
+        let Some((value, value_hash)) = value else {
+            kept.extend(recorded.cloned());
+            continue;
         };
-        let value_hash = client.keyed_digest(&[key, scope.as_str(), &value]);
         let at_portal = listed
             .iter()
             .find(|s| s.key == key && s.scope == scope.as_str());
