@@ -9,8 +9,8 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{
-    Backup, BackupPhase, BackupSchedule, Database, Function, PaasDatabase, PaasProject, PaasRedis,
-    PaasWebService, ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
+    Backup, BackupPhase, BackupSchedule, Database, Function, PaasBucket, PaasDatabase, PaasProject,
+    PaasRedis, PaasWebService, ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -97,6 +97,8 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
     wait_for(&shop_cache, "shop-cache", "Ready", SHORT, ready_json).await;
     let shop_api = stack.api::<PaasWebService>();
     wait_for(&shop_api, "shop-api", "Ready", SHORT, ready_json).await;
+    let shop_assets = stack.api::<PaasBucket>();
+    wait_for(&shop_assets, "shop-assets", "Ready", SHORT, ready_json).await;
     let backups = stack.api::<Backup>();
     wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
     for secret in [
@@ -106,6 +108,7 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
         "orders-db",
         "shop-db",
         "shop-cache",
+        "shop-assets",
     ] {
         stack
             .api::<Secret>()
@@ -303,6 +306,7 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     delete_all::<WaysSnapshot>(&stack).await;
     delete_all::<WaysDatabase>(&stack).await;
     delete_all::<PaasWebService>(&stack).await;
+    delete_all::<PaasBucket>(&stack).await;
     delete_all::<PaasDatabase>(&stack).await;
     delete_all::<PaasRedis>(&stack).await;
     delete_all::<PaasProject>(&stack).await;

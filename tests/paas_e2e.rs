@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use htx_operator::api::{PaasDatabase, PaasProject, PaasRedis, PaasWebService};
+use htx_operator::api::{PaasBucket, PaasDatabase, PaasProject, PaasRedis, PaasWebService};
 use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -733,5 +733,76 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(hooks.stats().deployments, 1, "none more after a restart");
+    stack.finish().await;
+}
+
+/// A bucket and its access key: the key's create answer is lost (its secret with it), so that key
+/// is revoked and another made, whose secret reaches the Secret; `public` changes in place; the
+/// object's deletion revokes the key and deletes the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    hooks.arm(Armed {
+        on: Call::CreateStorageKey,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let buckets = stack.api::<PaasBucket>();
+    let bucket: PaasBucket = object(
+        "PaasBucket",
+        "assets",
+        json!({"writeConnectionSecretToRef": {"name": "assets-key"}}),
+    );
+    create(&buckets, &bucket).await;
+    let keyed =
+        |b: &PaasBucket| is_ready(b) && b.status.as_ref().is_some_and(|s| s.key_id.is_some());
+    let ready = wait_for(&buckets, "assets", "Ready with its key", SHORT, keyed).await;
+    assert_eq!(hooks.stats().fired("create_storage_key", "lose_answer"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Buckets, "assets"), 1);
+    let keys = hooks.resources(Kind::StorageKeys);
+    assert_eq!(
+        keys.len(),
+        1,
+        "the key whose secret was lost is revoked: {keys:?}"
+    );
+    let status = ready.status.unwrap();
+    assert_eq!(keys[0]["id"], status.key_id.clone().unwrap().as_str());
+    let secret = secret_map(&stack, "assets-key").await;
+    assert_eq!(
+        secret["accessKeyId"],
+        keys[0]["access_key_id"].as_str().unwrap()
+    );
+    assert!(!secret["secretAccessKey"].is_empty());
+    assert_eq!(
+        secret["bucket"],
+        only(&stack, Kind::Buckets, "assets")["bucket"]
+            .as_str()
+            .unwrap()
+    );
+
+    buckets
+        .patch(
+            "assets",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"public": true}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "public", |stack| {
+        only(stack, Kind::Buckets, "assets")["public"] == true
+    })
+    .await;
+
+    buckets
+        .delete("assets", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&buckets, "assets", "deleted", SHORT).await;
+    assert!(hooks.resources(Kind::Buckets).is_empty());
+    assert!(
+        hooks.resources(Kind::StorageKeys).is_empty(),
+        "its key revoked"
+    );
     stack.finish().await;
 }

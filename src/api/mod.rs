@@ -6,6 +6,7 @@ pub mod backup_schedule;
 pub mod common;
 pub mod database;
 pub mod function;
+pub mod paas_bucket;
 pub mod paas_datastore;
 pub mod paas_project;
 pub mod paas_web_service;
@@ -28,6 +29,7 @@ pub use common::{
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};
+pub use paas_bucket::{PaasBucket, PaasBucketSpec, PaasBucketStatus};
 pub use paas_datastore::{
     DatastoreSpec, PaasDatabase, PaasDatabaseSpec, PaasDatastoreStatus, PaasRedis, PaasRedisSpec,
     ProjectRef,
@@ -74,6 +76,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         PaasDatabase::crd(),
         PaasRedis::crd(),
         PaasWebService::crd(),
+        PaasBucket::crd(),
     ]
 }
 

@@ -21,7 +21,7 @@ update_config = importlib.import_module("update-config")
 
 MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules", "providerconfigs"]
 WAYS_KINDS = ["waysdatabases", "wayssnapshots", "waysrestores"]
-PAAS_KINDS = ["paasprojects", "paasdatabases", "paasredises", "paaswebservices"]
+PAAS_KINDS = ["paasprojects", "paasdatabases", "paasredises", "paaswebservices", "paasbuckets"]
 
 OTHER_VALUES = {
     "image": {"repository": "registry.example/htx", "digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
@@ -258,7 +258,7 @@ def test_rbac_is_least_privilege(values):
     for kind in PAAS_KINDS:  # watched, their finalizer, their status
         expected |= {(paas, kind, verb) for verb in ("get", "list", "watch", "patch")}
         expected.add((paas, f"{kind}/status", "patch"))
-    for kind in ("paasdatabases", "paasredises"):  # they own their connection Secret
+    for kind in ("paasdatabases", "paasredises", "paasbuckets"):  # they own their connection Secret
         expected.add((paas, f"{kind}/finalizers", "update"))
     for kind in ("databases", "functions", "proxies", "backupschedules"):  # they own objects
         expected.add(("htx.vinacis.com", f"{kind}/finalizers", "update"))

@@ -397,6 +397,8 @@ impl Stack {
                 .await;
             self.delete_all::<htx_operator::api::PaasWebService>(namespace)
                 .await;
+            self.delete_all::<htx_operator::api::PaasBucket>(namespace)
+                .await;
             self.delete_all::<htx_operator::api::PaasDatabase>(namespace)
                 .await;
             self.delete_all::<htx_operator::api::PaasRedis>(namespace)

@@ -1,7 +1,8 @@
 //! The PaaS public API (`seeds/paas-public-api.txt`): projects and their secrets, databases,
-//! redis and web services. Ids are server UUIDs and names repeat freely, so every create follows the shared
+//! redis, web services and buckets. Ids are server UUIDs and names repeat freely, so every create follows the shared
 //! rule for that (`PortalKind::NAMES_UNIQUE`).
 
+mod bucket;
 pub mod client;
 mod datastore;
 mod parent;
@@ -12,7 +13,7 @@ mod web_service;
 
 use futures::future::BoxFuture;
 
-use crate::api::{PaasDatabase, PaasProject, PaasRedis, PaasWebService, Provider};
+use crate::api::{PaasBucket, PaasDatabase, PaasProject, PaasRedis, PaasWebService, Provider};
 use crate::controller::{Scope, WakeRouter};
 use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::{Snapshots, Timing};
@@ -31,6 +32,7 @@ pub struct PaasState {
     pub databases: Snapshots<client::Datastore>,
     pub redis: Snapshots<client::Datastore>,
     pub web_services: Snapshots<client::WebService>,
+    pub buckets: Snapshots<client::Bucket>,
 }
 
 impl ProviderState for PaasState {
@@ -39,6 +41,7 @@ impl ProviderState for PaasState {
         self.databases.forget_stale();
         self.redis.forget_stale();
         self.web_services.forget_stale();
+        self.buckets.forget_stale();
     }
 }
 
@@ -69,6 +72,7 @@ impl ProviderModule for PaasProvider {
             databases: Snapshots::serving_at_most(timing.longest_snapshot_age()),
             redis: Snapshots::serving_at_most(timing.longest_snapshot_age()),
             web_services: Snapshots::serving_at_most(timing.longest_snapshot_age()),
+            buckets: Snapshots::serving_at_most(timing.longest_snapshot_age()),
         })
     }
 
@@ -82,6 +86,7 @@ impl ProviderModule for PaasProvider {
             scope.run::<PaasDatabase>(wakes),
             scope.run::<PaasRedis>(wakes),
             scope.run::<PaasWebService>(wakes),
+            scope.run::<PaasBucket>(wakes),
         ]
     }
 }

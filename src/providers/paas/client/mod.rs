@@ -6,7 +6,8 @@ mod model;
 mod routes;
 
 pub use model::{
-    Datastore, Deployment, EnvEntry, NewProject, NewSecret, Project, ProjectSecret, WebService,
+    AccessKey, Bucket, Datastore, Deployment, EnvEntry, NewProject, NewSecret, Project,
+    ProjectSecret, WebService,
 };
 pub use routes::{Flavor, Route};
 
@@ -296,6 +297,73 @@ impl<S: Borrow<Session>> Paas<S> {
         let endpoint = Route::DeleteEnv.endpoint();
         self.session()
             .delete(&endpoint, &endpoint.path(&[service_id, var_id]))
+            .await
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<Bucket>, PortalError> {
+        self.list(Route::ListBuckets, &[]).await
+    }
+
+    /// Creates a bucket: sent once.
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        public: bool,
+    ) -> Result<Option<Bucket>, PortalError> {
+        let body = serde_json::json!({"name": name, "public": public});
+        self.write(
+            Route::CreateBucket,
+            &[],
+            Some(&body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    pub async fn set_public(&self, id: &str, public: bool) -> Result<(), PortalError> {
+        let body = serde_json::json!({"public": public});
+        self.write::<_, Value>(
+            Route::UpdateBucket,
+            &[id],
+            Some(&body),
+            CreateRetry::OnTransient,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_bucket(&self, id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteBucket.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[id]))
+            .await
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<AccessKey>, PortalError> {
+        self.list(Route::ListKeys, &[]).await
+    }
+
+    /// Makes an access key to one bucket: sent once (its secret is in this answer only).
+    pub async fn create_key(
+        &self,
+        name: &str,
+        bucket_id: &str,
+    ) -> Result<Option<AccessKey>, PortalError> {
+        let body = serde_json::json!({"name": name, "bucket_id": bucket_id});
+        self.write(
+            Route::CreateKey,
+            &[],
+            Some(&body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    /// Revokes a key; one already gone answers `NotFound`.
+    pub async fn delete_key(&self, id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteKey.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[id]))
             .await
     }
 

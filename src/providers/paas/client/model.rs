@@ -126,6 +126,43 @@ pub struct EnvEntry {
     pub key: String,
 }
 
+/// A bucket (read from the list: there is no route for one).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Bucket {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub public: Option<bool>,
+    /// Its S3 name and endpoint.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+/// An access key; its secret only in the answer to its create.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct AccessKey {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,13 @@ pub enum Route {
     CreateEnv,
     UpdateEnv,
     DeleteEnv,
+    ListBuckets,
+    CreateBucket,
+    UpdateBucket,
+    DeleteBucket,
+    ListKeys,
+    CreateKey,
+    DeleteKey,
 }
 
 /// The two kinds of data store, whose routes differ only by their prefix.
@@ -40,7 +47,14 @@ pub enum Flavor {
 }
 
 impl Route {
-    pub const ALL: [Route; 32] = [
+    pub const ALL: [Route; 39] = [
+        Route::ListBuckets,
+        Route::CreateBucket,
+        Route::UpdateBucket,
+        Route::DeleteBucket,
+        Route::ListKeys,
+        Route::CreateKey,
+        Route::DeleteKey,
         Route::ListServices,
         Route::CreateService,
         Route::UpdateService,
@@ -88,6 +102,10 @@ impl Route {
         const DEPLOYMENTS: &str = "/api/web-services/{web_service_id}/deployments";
         const ENV: &str = "/api/web-services/{web_service_id}/env";
         const ENV_VAR: &str = "/api/web-services/{web_service_id}/env/{var_id}";
+        const BUCKETS: &str = "/api/storage/buckets";
+        const BUCKET: &str = "/api/storage/buckets/{bucket_id}";
+        const KEYS: &str = "/api/storage/keys";
+        const KEY: &str = "/api/storage/keys/{key_id}";
         match self {
             ListProjects => Endpoint::new(Verb::Get, PROJECTS, Access::Read),
             CreateProject => Endpoint::new(Verb::Post, PROJECTS, Access::Create),
@@ -114,6 +132,13 @@ impl Route {
             CreateEnv => Endpoint::new(Verb::Post, ENV, Access::Create),
             UpdateEnv => Endpoint::new(Verb::Patch, ENV_VAR, Access::Update),
             DeleteEnv => Endpoint::new(Verb::Delete, ENV_VAR, Access::Delete),
+            ListBuckets => Endpoint::new(Verb::Get, BUCKETS, Access::Read),
+            CreateBucket => Endpoint::new(Verb::Post, BUCKETS, Access::Create),
+            UpdateBucket => Endpoint::new(Verb::Patch, BUCKET, Access::Update),
+            DeleteBucket => Endpoint::new(Verb::Delete, BUCKET, Access::Delete),
+            ListKeys => Endpoint::new(Verb::Get, KEYS, Access::Read),
+            CreateKey => Endpoint::new(Verb::Post, KEYS, Access::Create),
+            DeleteKey => Endpoint::new(Verb::Delete, KEY, Access::Delete),
         }
     }
 }
