@@ -9,7 +9,8 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{
-    Backup, BackupPhase, BackupSchedule, Database, Function, ProviderConfig, Proxy, WaysDatabase,
+    Backup, BackupPhase, BackupSchedule, Database, Function, PaasBucket, PaasDatabase, PaasProject,
+    PaasRedis, PaasWebService, ProviderConfig, Proxy, WaysDatabase, WaysRestore, WaysSnapshot,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -18,9 +19,9 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{
-    HelmRelease, OperatorProcess, Stack, StackOptions, TOKEN_SECRET, TestNamespace,
-    WAYS_KEY_SECRET, client_from, database_lifecycle, service_account_kubeconfig, wait_for,
-    wait_for_deletion,
+    HelmRelease, OperatorProcess, PAAS_KEY_SECRET, Stack, StackOptions, TOKEN_SECRET,
+    TestNamespace, WAYS_KEY_SECRET, client_from, database_lifecycle, service_account_kubeconfig,
+    wait_for, wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(90);
@@ -38,12 +39,14 @@ fn completed(backup: &Backup) -> bool {
     backup.status.as_ref().and_then(|s| s.phase) == Some(BackupPhase::Completed)
 }
 
-/// The Secrets the examples' ProviderConfigs name: an HTX token and a WaysCloud key.
+/// The Secrets the examples name: the ProviderConfigs' HTX token and WaysCloud key, and the
+/// value of the PaaS project's secret.
 async fn put_example_credentials(stack: &Stack) {
     let secrets = Api::<Secret>::namespaced(stack.client.clone(), stack.ns.name());
     for (name, key, value) in [
         ("team-a-htx", "token", stack.token.as_str()),
         ("ways-key", "apiKey", stack.ways().key.as_str()),
+        ("stripe", "key", "sk_test_example"),
     ] {
         let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
                            "stringData": {key: value}});
@@ -86,6 +89,16 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
     }
     let orders = stack.api::<WaysDatabase>();
     wait_for(&orders, "orders", "Ready", SHORT, ready_json).await;
+    let shop = stack.api::<PaasProject>();
+    wait_for(&shop, "shop", "Ready", SHORT, ready_json).await;
+    let shop_db = stack.api::<PaasDatabase>();
+    wait_for(&shop_db, "shop-db", "Ready", SHORT, ready_json).await;
+    let shop_cache = stack.api::<PaasRedis>();
+    wait_for(&shop_cache, "shop-cache", "Ready", SHORT, ready_json).await;
+    let shop_api = stack.api::<PaasWebService>();
+    wait_for(&shop_api, "shop-api", "Ready", SHORT, ready_json).await;
+    let shop_assets = stack.api::<PaasBucket>();
+    wait_for(&shop_assets, "shop-assets", "Ready", SHORT, ready_json).await;
     let backups = stack.api::<Backup>();
     wait_for(&backups, "analytics-first", "Completed", SHORT, completed).await;
     for secret in [
@@ -93,6 +106,9 @@ async fn every_kind(stack: &Stack, operator: &OperatorProcess) {
         "thumbnails-endpoint",
         "egress-socks",
         "orders-db",
+        "shop-db",
+        "shop-cache",
+        "shop-assets",
     ] {
         stack
             .api::<Secret>()
@@ -197,18 +213,22 @@ fn release_name(namespace: &str) -> String {
 async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     let stack = Stack::start_without_operator(StackOptions {
         ways: Some(Default::default()),
+        paas: Some(Default::default()),
         ..StackOptions::default()
     })
     .await;
     let ns = stack.ns.name().to_owned();
     let ways_default = json!({"secretName": WAYS_KEY_SECRET, "key": "token",
                               "url": stack.ways().sim.url(), "ratePerMinute": 60});
+    let paas_default = json!({"secretName": PAAS_KEY_SECRET, "key": "token",
+                              "url": stack.paas().sim.url(), "ratePerMinute": 60});
     let release = HelmRelease::install(
         &release_name(&ns),
         &ns,
         &[
             format!("portal.tokenSecret.name=\"{TOKEN_SECRET}\""),
             format!("providers.wayscloud={ways_default}"),
+            format!("providers.paas={paas_default}"),
         ],
     );
     let kubeconfig = service_account_kubeconfig(&stack.client, &ns, &release.fullname()).await;
@@ -281,14 +301,25 @@ async fn the_cluster_role_is_enough_for_a_database_and_no_more() {
     delete_all::<Database>(&stack).await;
     delete_all::<Function>(&stack).await;
     delete_all::<Proxy>(&stack).await;
+    // Before their database: a snapshot is deleted with its database's credentials.
+    delete_all::<WaysRestore>(&stack).await;
+    delete_all::<WaysSnapshot>(&stack).await;
     delete_all::<WaysDatabase>(&stack).await;
+    delete_all::<PaasWebService>(&stack).await;
+    delete_all::<PaasBucket>(&stack).await;
+    delete_all::<PaasDatabase>(&stack).await;
+    delete_all::<PaasRedis>(&stack).await;
+    delete_all::<PaasProject>(&stack).await;
     delete_all::<ProviderConfig>(&stack).await;
     assert_eq!(
         stack.sim.hooks().databases(),
         Vec::<serde_json::Value>::new()
     );
     release.uninstall();
-    stack.finish().await;
+    // The example restore made a database of its own at WaysCloud: an action's result, no
+    // object's to delete.
+    let restored = format!("cust_{}_pg_orders_copy", stack.ways().customer);
+    stack.finish_leaving_ways(&[&restored]).await;
     drop(operator);
 }
 

@@ -1,11 +1,15 @@
-//! The Kubernetes API of the operator: groups `htx.vinacis.com` (HTX and ProviderConfig) and
-//! `wayscloud.vinacis.com` (WaysCloud), version `v1alpha1`.
+//! The Kubernetes API of the operator: groups `htx.vinacis.com` (HTX and ProviderConfig),
+//! `wayscloud.vinacis.com` (WaysCloud) and `paas.vinacis.com` (PaaS), version `v1alpha1`.
 
 pub mod backup;
 pub mod backup_schedule;
 pub mod common;
 pub mod database;
 pub mod function;
+pub mod paas_bucket;
+pub mod paas_datastore;
+pub mod paas_project;
+pub mod paas_web_service;
 pub mod provider_config;
 pub mod proxy;
 pub mod rules;
@@ -25,6 +29,19 @@ pub use common::{
 };
 pub use database::{Database, DatabaseSpec, DatabaseStatus, Engine};
 pub use function::{Function, FunctionSpec, FunctionStatus};
+pub use paas_bucket::{PaasBucket, PaasBucketSpec, PaasBucketStatus};
+pub use paas_datastore::{
+    DatastoreSpec, PaasDatabase, PaasDatabaseSpec, PaasDatastoreStatus, PaasRedis, PaasRedisSpec,
+    ProjectRef,
+};
+pub use paas_project::{
+    PAAS_GROUP, PaasProject, PaasProjectSpec, PaasProjectStatus, ProjectSecret,
+    ProjectSecretStatus, SecretKeyRef, SecretScope, ValueSource,
+};
+pub use paas_web_service::{
+    DeployRequest, DeploySpec, DeploymentStatus, EnvVar, EnvVarStatus, PaasWebService,
+    PaasWebServiceSpec, PaasWebServiceStatus,
+};
 pub use provider_config::{
     CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,
 };
@@ -55,6 +72,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         WaysDatabase::crd(),
         WaysSnapshot::crd(),
         WaysRestore::crd(),
+        PaasProject::crd(),
+        PaasDatabase::crd(),
+        PaasRedis::crd(),
+        PaasWebService::crd(),
+        PaasBucket::crd(),
     ]
 }
 

@@ -27,7 +27,7 @@ use super::rules::immutable;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
-    /// Which portal API: `HTX` or `WaysCloud`. Cannot change: the objects naming this
+    /// Which portal API: `HTX`, `WaysCloud` or `Paas`. Cannot change: the objects naming this
     /// ProviderConfig belong to that portal.
     #[x_kube(validation = immutable(
         "provider cannot change: the objects naming this ProviderConfig belong to that portal; create a new ProviderConfig instead"
@@ -35,7 +35,8 @@ pub struct ProviderConfigSpec {
     pub provider: Provider,
     /// The portal's base URL. Defaults to the operator's portal for the provider (its command
     /// line: `--portal-url`, `--provider-default`), else the provider's own
-    /// (`https://portal.vinacis.com`, `https://api.wayscloud.services`). Must be https (plain
+    /// (`https://portal.vinacis.com`, `https://api.wayscloud.services`,
+    /// `https://paas.vinacis.com`). Must be https (plain
     /// http only where the operator allows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://\S+$"))]
@@ -59,6 +60,9 @@ pub enum Provider {
     /// WaysCloud Databases: WaysDatabase.
     #[serde(rename = "WaysCloud")]
     WaysCloud,
+    /// The PaaS public API: PaasProject.
+    #[serde(rename = "Paas")]
+    Paas,
 }
 
 impl Provider {
@@ -66,6 +70,7 @@ impl Provider {
         match self {
             Self::Htx => "HTX",
             Self::WaysCloud => "WaysCloud",
+            Self::Paas => "Paas",
         }
     }
 }

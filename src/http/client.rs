@@ -327,6 +327,25 @@ impl Session {
             .map(drop)
     }
 
+    /// A hash of `parts` keyed with this session's credential (HMAC-SHA-256, hex): tells a value
+    /// written before from a new one without keeping it, and cannot be checked against guesses
+    /// by whoever reads it without the credential.
+    pub fn keyed_digest(&self, parts: &[&str]) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.token.expose().as_bytes());
+        let mut context = ring::hmac::Context::with_key(&key);
+        for part in parts {
+            // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        context
+            .sign()
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
     /// A portal text without this session's credential (see [`scrub`]).
     pub fn scrub(&self, text: &str) -> String {
         scrub(
@@ -567,6 +586,21 @@ mod tests {
 
     fn portal(url: &str) -> Portal {
         Portal::new(url, Budget::default(), &Plain, false).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keyed_digests_follow_the_value_and_the_credential_and_never_show_either() {
+        let client = PortalClient::new(ClientSettings::default()).unwrap();
+        let portal = portal("https://portal.example");
+        let one = client.session(&portal, ApiToken::new("ak_live_one").unwrap());
+        let other = client.session(&portal, ApiToken::new("ak_live_other").unwrap());
+        let digest = one.keyed_digest(&["KEY", "s3cret"]);
+        assert_eq!(digest, one.keyed_digest(&["KEY", "s3cret"]));
+        assert_ne!(digest, one.keyed_digest(&["KEY", "s3cret2"]));
+        assert_ne!(digest, one.keyed_digest(&["KEYs", "3cret"]));
+        assert_ne!(digest, other.keyed_digest(&["KEY", "s3cret"]));
+        assert_eq!(digest.len(), 64);
+        assert!(!digest.contains("s3cret") && !digest.contains("ak_live"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,8 @@ use crate::http::{Dialect, PortalError, Session};
 use crate::reconcile::Timing;
 
 /// Every provider the operator serves.
-pub const ALL: &[&dyn ProviderModule] = &[&htx::HtxProvider, &ways::WaysProvider];
+pub const ALL: &[&dyn ProviderModule] =
+    &[&htx::HtxProvider, &ways::WaysProvider, &paas::PaasProvider];
 
 /// What a provider brings to the operator.
 pub trait ProviderModule: Send + Sync + 'static {

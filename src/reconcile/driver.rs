@@ -16,7 +16,7 @@ use super::context::Context;
 use super::credentials::Located;
 use super::error::Error;
 use super::kind::{HasManagedStatus, Held, PortalKind};
-use super::managed::{self, ObjectState};
+use super::managed::{self, Capabilities, ObjectState};
 use super::plan::{
     AfterCreate, AfterDelete, CreateMode, CreateOutcome, Decision, DeleteOutcome, Recorded,
     Release, Remote, after_create, after_delete, decide,
@@ -30,6 +30,8 @@ enum Seen<R> {
     Present(R),
     Unlisted,
     Gone,
+    /// Several under the name, none bound by id (where names repeat).
+    Several,
     /// Missing from a list that may predate it, taken while the credential's budget goes to
     /// writes: no news, look again later.
     NotYet,
@@ -44,6 +46,7 @@ impl<R> Seen<R> {
             },
             Seen::Unlisted => Remote::Unlisted,
             Seen::Gone => Remote::Gone,
+            Seen::Several => Remote::Several,
             Seen::NotYet => unreachable!("no decision is made without news"),
         }
     }
@@ -58,7 +61,11 @@ fn object_state<'a, K: PortalKind>(
         object,
         (object.managed_spec(), object.wanted_name()),
         Some(status.managed()),
-        K::LOOK_UP.is_some(),
+        Capabilities {
+            can_look_up: K::LOOK_UP.is_some(),
+            names_unique: K::NAMES_UNIQUE,
+            can_delete: K::CAN_DELETE,
+        },
         ctx.timing.list_lag,
     )
 }
@@ -71,6 +78,11 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
     if !desired.deleting {
         // Bad input costs nothing: refused before any portal call.
         object.check_parameters()?;
+        if !desired.paused
+            && let Some(action) = K::prepare(run).await?
+        {
+            return Ok(action);
+        }
     }
     let mut decision = decide(&desired, &recorded, None);
     let mut seen = Seen::Unlisted;
@@ -154,10 +166,19 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
         Decision::NotFound => Err(Error::NotFoundToObserve {
             name: state.lookup_name().to_owned(),
         }),
+        Decision::OutcomeUnknown => Err(Error::OutcomeUnknown {
+            noun: K::NOUN,
+            name: state.lookup_name().to_owned(),
+            seen: match seen {
+                Seen::Several => "several of that name",
+                Seen::Present(_) => "one of that name, seen only long after the create",
+                _ => "none of that name",
+            },
+        }),
         Decision::Delete => {
             let remote = match &seen {
                 Seen::Present(remote) => Some(remote),
-                Seen::Unlisted | Seen::Gone | Seen::NotYet => None,
+                Seen::Unlisted | Seen::Gone | Seen::Several | Seen::NotYet => None,
             };
             delete(run, &state, needs_portal(), remote).await
         }
@@ -287,7 +308,9 @@ async fn protect_credentials<K: PortalKind>(
 /// The portal resource under the object's name, from the shared snapshot. Where status says it
 /// should exist but the snapshot lacks it, a snapshot taken now is looked at too (the one held
 /// may predate the resource), unless the budget goes to writes: then it is no news yet.
-/// Absence from lists stays a hint ([`Seen::Unlisted`]).
+/// Absence from lists stays a hint ([`Seen::Unlisted`]). Where names repeat, the lists are kept
+/// by id: the object's resource is found by its recorded id, and by name only before it has one;
+/// and a name is found free only on a list taken now.
 async fn observe<K: PortalKind>(
     run: &Run<'_, K>,
     client: &Session,
@@ -295,25 +318,55 @@ async fn observe<K: PortalKind>(
     resync_requested: bool,
 ) -> Result<Seen<K::Remote>, Error> {
     let ctx = run.ctx;
+    let object = run.object;
     let name = state.lookup_name();
-    let part = run.object.list_part();
+    let bound_id = state.recorded().id.filter(|_| !K::NAMES_UNIQUE);
+    let part = object.list_part();
     let list = || async {
         let items = K::list(client, part).await?;
         Ok(items
             .into_iter()
-            .map(|item| (K::remote_name(&item).to_owned(), item))
+            .map(|item| (list_key::<K>(&item).to_owned(), item))
             .collect())
+    };
+    let find = |snapshot: &super::snapshot::Snapshot<K::Remote>| {
+        if K::NAMES_UNIQUE {
+            return snapshot
+                .by_name
+                .get(name)
+                .cloned()
+                .map_or(Seen::Unlisted, Seen::Present);
+        }
+        if let Some(id) = bound_id {
+            return snapshot
+                .by_name
+                .get(id)
+                .cloned()
+                .map_or(Seen::Unlisted, Seen::Present);
+        }
+        let mut candidates = snapshot
+            .by_name
+            .values()
+            .filter(|remote| object.is_candidate(remote, name));
+        match (candidates.next(), candidates.next()) {
+            (None, _) => Seen::Unlisted,
+            (Some(only), None) => Seen::Present(only.clone()),
+            (Some(_), Some(_)) => Seen::Several,
+        }
     };
     let snapshots = K::snapshots(ctx);
     let busy_writing = client.busy_writing();
     let not_before = state.snapshot_not_before(&ctx.timing, resync_requested, busy_writing);
     let key = snapshot_key(client, part);
-    let snapshot = snapshots.get(key, not_before, list).await?;
-    if let Some(found) = snapshot.by_name.get(name) {
-        return Ok(Seen::Present(found.clone()));
-    }
-    if !state.expects_remote() || resync_requested {
-        return Ok(Seen::Unlisted);
+    let seen = find(&*snapshots.get(key, not_before, list).await?);
+    // Where names repeat, the portal would take a second resource of a name already in use:
+    // a fresh create is decided on a list taken now, never on an older one.
+    let decides_a_create = !K::NAMES_UNIQUE && !state.expects_remote();
+    if !matches!(seen, Seen::Unlisted)
+        || !(state.expects_remote() || decides_a_create)
+        || resync_requested
+    {
+        return Ok(seen);
     }
     if busy_writing {
         return Ok(Seen::NotYet);
@@ -321,10 +374,17 @@ async fn observe<K: PortalKind>(
     let confirmed = snapshots
         .get(key, tokio::time::Instant::now(), list)
         .await?;
-    Ok(match confirmed.by_name.get(name) {
-        Some(found) => Seen::Present(found.clone()),
-        None => Seen::Unlisted,
-    })
+    Ok(find(&confirmed))
+}
+
+/// What a listed resource is kept under in the shared snapshot: its name, or where names
+/// repeat its id.
+fn list_key<K: PortalKind>(remote: &K::Remote) -> &str {
+    if K::NAMES_UNIQUE {
+        K::remote_name(remote)
+    } else {
+        K::remote_id(remote)
+    }
 }
 
 /// The snapshot of one part of a product's list, as one credential at one portal sees it.
@@ -496,7 +556,12 @@ async fn mirror<K: PortalKind>(
     }
     let mut status = K::mirrored(remote, current.managed().clone());
     let mut look_again = managed::look_again_after(lifecycle, &ctx.timing);
-    if lifecycle == Lifecycle::Ready {
+    let converges = match lifecycle {
+        Lifecycle::Ready | Lifecycle::Stopped => true,
+        Lifecycle::Failed => K::CONVERGES_WHEN_FAILED,
+        Lifecycle::InProgress | Lifecycle::Deleting => false,
+    };
+    if converges {
         let converged = K::converge(run, client, held, &mut status).await?;
         if converged.conditions.iter().any(|c| c.type_ == SYNCED) {
             wanted.retain(|c| c.type_ != SYNCED);
@@ -569,6 +634,12 @@ async fn release<K: PortalKind>(
     let name = state.lookup_name().to_owned();
     let noun = K::NOUN;
     let (reason, note) = match why {
+        Release::Orphaned if !K::CAN_DELETE => (
+            "Orphaned",
+            format!(
+                "the portal has no way to delete a {noun}: left the portal {noun} '{name}' in place; delete it in the portal's own console if it is no longer wanted"
+            ),
+        ),
         Release::Orphaned => (
             "Orphaned",
             format!(

@@ -48,6 +48,15 @@ pub enum Error {
     ProviderConfigNotReady { name: String, why: String },
 
     #[error(
+        "the portal may or may not have made the {noun} '{name}' (a create's answer was lost, and its lists show {seen}): it takes several resources under one name, so the operator neither creates again nor guesses; look at the portal, then delete the extra one or this object's status.createRequestedAt"
+    )]
+    OutcomeUnknown {
+        noun: &'static str,
+        name: String,
+        seen: &'static str,
+    },
+
+    #[error(
         "no portal resource named '{name}' exists to observe (managementPolicy: Observe never creates): create it at the portal or fix spec.externalName"
     )]
     NotFoundToObserve { name: String },
@@ -71,6 +80,11 @@ fn already_exists(name: &str, taken: Taken) -> String {
         }
         Taken::IntentExpired => {
             "appeared long after this object asked for a create whose answer never came, so it cannot be told to be that one"
+        }
+        Taken::Several => {
+            return format!(
+                "several portal resources are named '{name}' and none was created by this object, so none can be taken over: pick another spec.externalName, or remove the extra ones at the portal"
+            );
         }
     };
     format!(
@@ -97,6 +111,7 @@ impl Error {
             Self::InvalidSpec { reason, .. } => reason,
             Self::AlreadyExists { .. } => "AlreadyExists",
             Self::NotFoundToObserve { .. } => "NotFound",
+            Self::OutcomeUnknown { .. } => "OutcomeUnknown",
             Self::AlreadyBound { .. } => "AlreadyBound",
             Self::NoCredentials { .. } => "NoCredentials",
             Self::ProviderConfigMissing { .. } => "ProviderConfigMissing",

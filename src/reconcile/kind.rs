@@ -92,6 +92,26 @@ pub trait PortalKind:
     /// answer is authoritative: `Ok(None)` means the portal said 404.
     const LOOK_UP: Option<LookUp<Self::Remote>>;
 
+    /// The portal refuses a second resource under a taken name. Where it does not (PaaS: server
+    /// UUIDs, names shared freely), the resource is bound by its id once known, found by name
+    /// (see [`Self::is_candidate`]) only after this object's own create, and a create whose answer
+    /// was lost is never sent again (see [`recovery`](super::recovery)).
+    const NAMES_UNIQUE: bool = true;
+
+    /// The portal has a delete route for it. Without one (a PaaS project), deleting the object
+    /// always leaves the resource in place, with an Event saying so, and `delete` is never called.
+    const CAN_DELETE: bool = true;
+
+    /// [`Self::converge`] runs for a resource the portal reports failed too (a web service whose
+    /// deployment failed is mended by a new one).
+    const CONVERGES_WHEN_FAILED: bool = false;
+
+    /// Could `remote` be what this object's create of `name` made? By default: it has the name.
+    /// A kind whose resources live inside a parent (a project) checks the parent too.
+    fn is_candidate(&self, remote: &Self::Remote, name: &str) -> bool {
+        Self::remote_name(remote) == name
+    }
+
     fn remote_name(remote: &Self::Remote) -> &str;
     fn remote_id(remote: &Self::Remote) -> &str;
     /// The portal's raw status string.
@@ -115,7 +135,17 @@ pub trait PortalKind:
     /// The kind's status after mirroring `remote`, around the shared part already computed.
     fn mirrored(remote: &Self::Remote, managed: ManagedStatus) -> Self::Status;
 
-    /// What a kind changes in place once its resource is ready (settings, rules, credentials),
+    /// What must be known before the portal is asked anything about the object (a parent's
+    /// id, recorded in status), each reconcile while it is not being deleted or paused.
+    /// `Some(action)`: the reconcile ends there (waiting for the parent, or status just written).
+    fn prepare(
+        run: &mut Run<'_, Self>,
+    ) -> impl Future<Output = Result<Option<Action>, Error>> + Send {
+        let _ = run;
+        async { Ok(None) }
+    }
+
+    /// What a kind changes in place once its resource is ready (or stopped, as asked) (settings, rules, credentials),
     /// filling its part of `status` (the status about to be written, with the shared part as
     /// before).
     fn converge(

@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     Ready,
+    /// Stopped, as asked (a suspended PaaS data store or service): settled, not usable.
+    Stopped,
     InProgress,
     /// On its way out (a deletion the portal accepted and is carrying out).
     Deleting,
@@ -14,10 +16,10 @@ pub enum Lifecycle {
 impl Lifecycle {
     pub fn of(status: &str) -> Self {
         match status.trim().to_ascii_lowercase().as_str() {
-            "online" | "active" | "running" | "ready" | "available" | "completed" | "succeeded" => {
-                Self::Ready
-            }
+            "online" | "active" | "running" | "ready" | "available" | "completed" | "succeeded"
+            | "live" => Self::Ready,
             "failed" | "error" | "errored" | "degraded" => Self::Failed,
+            "stopped" | "suspended" => Self::Stopped,
             "deleting" | "deleted" | "terminating" | "destroying" | "removing" => Self::Deleting,
             _ => Self::InProgress,
         }
@@ -35,5 +37,7 @@ mod tests {
         assert_eq!(Lifecycle::of("migrating"), Lifecycle::InProgress);
         assert_eq!(Lifecycle::of("FAILED"), Lifecycle::Failed);
         assert_eq!(Lifecycle::of("deleting"), Lifecycle::Deleting);
+        assert_eq!(Lifecycle::of("stopped"), Lifecycle::Stopped);
+        assert_eq!(Lifecycle::of("stopping"), Lifecycle::InProgress);
     }
 }

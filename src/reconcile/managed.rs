@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::lifecycle::Lifecycle;
 use crate::api::{
-    FINALIZER, ManagedSpec, ManagedStatus, ManagementPolicy, Ownership, PAUSED_ANNOTATION,
-    Provider, RECONCILE_REQUESTED_ANNOTATION,
+    DeletionPolicy, FINALIZER, ManagedSpec, ManagedStatus, ManagementPolicy, Ownership,
+    PAUSED_ANNOTATION, Provider, RECONCILE_REQUESTED_ANNOTATION,
 };
 
 use super::conditions::{self, READY, SYNCED, Wanted};
@@ -34,6 +34,17 @@ pub const PENDING_TRUST: Duration = Duration::from_secs(15 * 60);
 /// a name that exists.
 pub const BUSY_POLL: Duration = Duration::from_secs(30);
 
+/// What a kind's portal can do, as the decision needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    /// A GET route answers for one name (404 with authority).
+    pub can_look_up: bool,
+    /// A second resource under a taken name is refused (see `PortalKind::NAMES_UNIQUE`).
+    pub names_unique: bool,
+    /// A delete route exists: without one, deleting an object always orphans its resource.
+    pub can_delete: bool,
+}
+
 /// The parts of an object the decision reads.
 pub struct ObjectState<'a> {
     wanted_name: String,
@@ -42,7 +53,7 @@ pub struct ObjectState<'a> {
     paused: bool,
     deleting: bool,
     has_finalizer: bool,
-    can_look_up: bool,
+    capabilities: Capabilities,
     /// `--list-lag`: how long a new resource may be missing from the portal's lists.
     list_lag: Duration,
     resync_request: Option<String>,
@@ -53,7 +64,7 @@ impl<'a> ObjectState<'a> {
         object: &'a K,
         (spec, wanted_name): (&'a ManagedSpec, String),
         status: Option<&'a ManagedStatus>,
-        can_look_up: bool,
+        capabilities: Capabilities,
         list_lag: Duration,
     ) -> Self {
         let meta = object.meta();
@@ -67,7 +78,7 @@ impl<'a> ObjectState<'a> {
                 .finalizers
                 .as_ref()
                 .is_some_and(|f| f.iter().any(|f| f == FINALIZER)),
-            can_look_up,
+            capabilities,
             list_lag,
             resync_request: resync_request(object).map(str::to_owned),
         }
@@ -77,12 +88,17 @@ impl<'a> ObjectState<'a> {
         Desired {
             name: &self.wanted_name,
             policy: self.spec.management_policy(),
-            deletion: self.spec.deletion_policy(),
+            deletion: if self.capabilities.can_delete {
+                self.spec.deletion_policy()
+            } else {
+                DeletionPolicy::Orphan
+            },
             adopt: self.spec.adopt_existing(),
             paused: self.paused,
             deleting: self.deleting,
             has_finalizer: self.has_finalizer,
-            can_look_up: self.can_look_up,
+            can_look_up: self.capabilities.can_look_up,
+            names_unique: self.capabilities.names_unique,
         }
     }
 
@@ -357,6 +373,11 @@ pub fn nothing_held(
 pub fn ready_from(lifecycle: Lifecycle, raw: &str, noun: &str) -> Wanted {
     match lifecycle {
         Lifecycle::Ready => Wanted::ready(true, "Available", format!("the {noun} is {raw}")),
+        Lifecycle::Stopped => Wanted::ready(
+            false,
+            "Suspended",
+            format!("the portal reports the {noun} as '{raw}'"),
+        ),
         Lifecycle::InProgress => Wanted::ready(
             false,
             "Creating",
@@ -420,7 +441,7 @@ pub fn failed_conditions(
 pub fn look_again_after(lifecycle: Lifecycle, timing: &Timing) -> Duration {
     match lifecycle {
         Lifecycle::InProgress | Lifecycle::Deleting => timing.poll,
-        Lifecycle::Ready | Lifecycle::Failed => timing.resync,
+        Lifecycle::Ready | Lifecycle::Stopped | Lifecycle::Failed => timing.resync,
     }
 }
 

@@ -30,6 +30,10 @@ pub struct Desired<'a> {
     pub has_finalizer: bool,
     /// The portal can be asked about one name (a GET route), which answers 404 with authority.
     pub can_look_up: bool,
+    /// The portal refuses a second resource under a taken name. Where it does not (server ids,
+    /// names shared freely: PaaS), a create whose outcome is unknown is never sent again, and
+    /// several resources under the name are never chosen between.
+    pub names_unique: bool,
 }
 
 /// What the object's status recorded of earlier reconciles.
@@ -85,6 +89,9 @@ pub enum Remote<'a> {
     Unlisted,
     /// The portal answered 404 for the name: it does not exist.
     Gone,
+    /// Several resources go by the name (only where names are not unique), none bound to the
+    /// object by its id.
+    Several,
 }
 
 /// How a create is sent.
@@ -125,6 +132,8 @@ pub enum Taken {
     /// This object asked for a create so long ago, without learning its outcome, that a resource
     /// of that name can no longer be told to be the one it asked for.
     IntentExpired,
+    /// Several resources go by the name: none can be taken over, and none is this object's.
+    Several,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +161,10 @@ pub enum Decision {
     AlreadyExists(Taken),
     /// `managementPolicy: Observe` and nothing of that name at the portal.
     NotFound,
+    /// A create whose answer was lost cannot be told to have landed or not (no resource, or
+    /// several, under the name once the lists had their time), and the portal would take a second
+    /// one: stop for a person to decide, never create again.
+    OutcomeUnknown,
     /// Ask the portal to delete the resource.
     Delete,
     /// The portal is deleting it: look again shortly.
@@ -197,6 +210,9 @@ fn decide_managed(desired: &Desired, recorded: &Recorded, remote: Remote) -> Dec
         adopted: false,
         observed: false,
     };
+    if !desired.names_unique && recorded.pending {
+        return recover_by_name(recorded, remote);
+    }
     match remote {
         Remote::Present { id, .. } => {
             if recorded.owns() {
@@ -236,6 +252,23 @@ fn decide_managed(desired: &Desired, recorded: &Recorded, remote: Remote) -> Dec
         Remote::Unlisted => Decision::Create(CreateMode::Fresh),
         Remote::Gone if recorded.owns() => Decision::Create(CreateMode::Recreate),
         Remote::Gone => Decision::Create(CreateMode::Fresh),
+        Remote::Several => Decision::AlreadyExists(Taken::Several),
+    }
+}
+
+/// A create of this object's went unanswered, at a portal that takes any number of resources
+/// under one name: the rule of [`recovery`](super::recovery) (one is found; none or several
+/// wait out the list lag, then are unknown), and one seen only after the intent expired is unknown.
+fn recover_by_name(recorded: &Recorded, remote: Remote) -> Decision {
+    match remote {
+        Remote::Present { .. } if recorded.intent_fresh => Decision::Mirror {
+            adopted: false,
+            observed: false,
+        },
+        Remote::Unlisted | Remote::Several if recorded.intent_unlisted_yet => Decision::WaitListed,
+        Remote::Present { .. } | Remote::Unlisted | Remote::Gone | Remote::Several => {
+            Decision::OutcomeUnknown
+        }
     }
 }
 
@@ -247,6 +280,7 @@ fn decide_observed(desired: &Desired, remote: Remote) -> Decision {
         },
         Remote::Unlisted if desired.can_look_up => Decision::LookUp,
         Remote::Unlisted | Remote::Gone => Decision::NotFound,
+        Remote::Several => Decision::AlreadyExists(Taken::Several),
     }
 }
 
@@ -277,6 +311,8 @@ fn decide_deletion(desired: &Desired, recorded: &Recorded, remote: Option<Remote
             Decision::WaitDeleted
         }
         Remote::Unlisted if recorded.delete_requested && desired.can_look_up => Decision::LookUp,
+        // Which of them the unanswered create made cannot be told: none is deleted.
+        Remote::Several => Decision::Release(Release::Foreign),
         // Listed, or unlisted (a hint): the delete call's own 404 tells whether it is gone.
         Remote::Present { .. } | Remote::Unlisted => Decision::Delete,
     }
@@ -375,6 +411,7 @@ mod tests {
             deleting: false,
             has_finalizer: true,
             can_look_up: true,
+            names_unique: true,
         }
     }
 
@@ -452,13 +489,14 @@ mod tests {
         id: "id-2",
         deleting: false,
     };
-    const REMOTES: [Option<Remote<'static>>; 6] = [
+    const REMOTES: [Option<Remote<'static>>; 7] = [
         None,
         Some(OURS),
         Some(OURS_DELETING),
         Some(OTHER),
         Some(Remote::Unlisted),
         Some(Remote::Gone),
+        Some(Remote::Several),
     ];
 
     /// Every combination of the inputs, so the invariants below can't miss a state.
@@ -466,7 +504,7 @@ mod tests {
         let mut states = Vec::new();
         for policy in [Manage, Observe] {
             for deletion in [Delete, Orphan] {
-                for flags in 0..32u8 {
+                for flags in 0..64u8 {
                     let desired = Desired {
                         policy,
                         deletion,
@@ -475,6 +513,7 @@ mod tests {
                         deleting: flags & 4 != 0,
                         has_finalizer: flags & 8 != 0,
                         can_look_up: flags & 16 != 0,
+                        names_unique: flags & 32 == 0,
                         ..desired()
                     };
                     for recorded in RECORDS {
@@ -535,6 +574,27 @@ mod tests {
                 assert_eq!(desired.policy, Manage, "Observe never writes: {context}");
                 assert!(desired.has_finalizer, "finalizer first: {context}");
                 assert!(!desired.paused, "{context}");
+            }
+            if remote == Some(Remote::Several) {
+                assert!(
+                    !matches!(
+                        decision,
+                        Decision::Create(_) | Decision::Mirror { .. } | Decision::Delete
+                    ),
+                    "never a guess between several: {context}"
+                );
+            }
+            if let Decision::Create(mode) = decision
+                && !desired.names_unique
+            {
+                assert!(
+                    !recorded.pending,
+                    "an unanswered create is never sent again where names repeat: {context}"
+                );
+                assert_ne!(mode, CreateMode::Resend, "{context}");
+            }
+            if decision == Decision::OutcomeUnknown {
+                assert!(!desired.names_unique && recorded.pending, "{context}");
             }
             if let Decision::Create(mode) = decision {
                 assert!(
@@ -647,6 +707,50 @@ mod tests {
         assert_eq!(
             after_create(CreateMode::Fresh, false, CreateOutcome::Unknown),
             AfterCreate::Failed { keep_intent: true }
+        );
+    }
+
+    #[test]
+    fn where_names_repeat_an_unanswered_create_is_found_once_or_stops_at_outcome_unknown() {
+        let repeating = Desired {
+            names_unique: false,
+            can_look_up: false,
+            ..desired()
+        };
+        let mirror = Decision::Mirror {
+            adopted: false,
+            observed: false,
+        };
+        assert_eq!(decide(&repeating, &PENDING, Some(OURS)), mirror);
+        assert_eq!(
+            decide(&repeating, &JUST_SENT, Some(Remote::Several)),
+            Decision::WaitListed,
+            "the lists may still be catching up"
+        );
+        for remote in [Remote::Unlisted, Remote::Several] {
+            assert_eq!(
+                decide(&repeating, &PENDING, Some(remote)),
+                Decision::OutcomeUnknown,
+                "{remote:?}: neither a second create nor a guess"
+            );
+        }
+        assert_eq!(
+            decide(&repeating, &EXPIRED, Some(OURS)),
+            Decision::OutcomeUnknown
+        );
+        assert_eq!(
+            decide(&desired(), &PENDING, Some(Remote::Unlisted)),
+            Decision::LookUp,
+            "unique names keep their rule"
+        );
+        let adopting = Desired {
+            adopt: true,
+            ..repeating
+        };
+        assert_eq!(
+            decide(&adopting, &FRESH, Some(Remote::Several)),
+            Decision::AlreadyExists(Taken::Several),
+            "nothing to take over among several"
         );
     }
 

@@ -16,10 +16,12 @@ pub struct Snapshot<T> {
     pub by_name: HashMap<String, T>,
 }
 
-/// What one token's slot holds: the last list, and the last failure to list.
+/// What one token's slot holds: the last list, the last failure to list, and since when lists
+/// taken before are known to be behind (see [`Snapshots::outdate`]).
 struct Held<T> {
     snapshot: Option<Arc<Snapshot<T>>>,
     failure: Option<(Instant, PortalError)>,
+    outdated_at: Option<Instant>,
 }
 
 impl<T> Default for Held<T> {
@@ -27,6 +29,7 @@ impl<T> Default for Held<T> {
         Self {
             snapshot: None,
             failure: None,
+            outdated_at: None,
         }
     }
 }
@@ -80,6 +83,7 @@ impl<T> Snapshots<T> {
             .or_default()
             .clone();
         let mut held = slot.lock().await;
+        let not_before = held.outdated_at.map_or(not_before, |at| at.max(not_before));
         if let Some(snapshot) = held.snapshot.as_ref() {
             if snapshot.taken_at >= not_before {
                 return Ok(snapshot.clone());
@@ -112,6 +116,19 @@ impl<T> Snapshots<T> {
                 Err(error)
             }
         }
+    }
+
+    /// A write of this token's changed what the lists show: no list taken before now is served
+    /// again (a PaaS data store stopped or updated in place, say).
+    pub async fn outdate(&self, token: u64) {
+        let slot = self
+            .slots
+            .lock()
+            .expect("snapshot registry")
+            .entry(token)
+            .or_default()
+            .clone();
+        slot.lock().await.outdated_at = Some(Instant::now());
     }
 
     /// Drops the slots of tokens whose list no reader would accept any more (see
@@ -178,6 +195,29 @@ mod tests {
             assert_eq!(reader.await.unwrap().by_name["a"], 1);
         }
         assert_eq!(lists.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outdated_list_is_never_served_again() {
+        let snapshots = Snapshots::<u32>::default();
+        let list = |value| move || async move { Ok(vec![("a".to_owned(), value)]) };
+        let long = within(Duration::from_secs(600));
+        snapshots.get(1, long, list(1)).await.unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        snapshots.outdate(1).await;
+        assert_eq!(
+            snapshots.get(1, long, list(2)).await.unwrap().by_name["a"],
+            2
+        );
+        assert_eq!(
+            snapshots.get(1, long, list(3)).await.unwrap().by_name["a"],
+            2,
+            "one taken after is served as before"
+        );
+        assert_eq!(
+            snapshots.get(2, long, list(4)).await.unwrap().by_name["a"],
+            4
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -21,6 +21,7 @@ update_config = importlib.import_module("update-config")
 
 MANAGED_KINDS = ["databases", "functions", "proxies", "backups", "backupschedules", "providerconfigs"]
 WAYS_KINDS = ["waysdatabases", "wayssnapshots", "waysrestores"]
+PAAS_KINDS = ["paasprojects", "paasdatabases", "paasredises", "paaswebservices", "paasbuckets"]
 
 OTHER_VALUES = {
     "image": {"repository": "registry.example/htx", "digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
@@ -171,6 +172,18 @@ def test_a_wayscloud_default_key_is_passed_and_readable_by_name():
     assert not [arg for arg in plain if arg.startswith("--provider-default")], "no WaysCloud default unless a Secret is named"
 
 
+def test_a_paas_default_key_is_passed_and_readable_by_name():
+    values = {"providers": {"paas": {"secretName": "paas-key", "key": "apiKey",
+                                     "url": "https://paas.example", "ratePerMinute": 40}},
+              "watchNamespaces": ["team-a"]}
+    objects = render(values)
+    args = container(objects)["args"]
+    assert "--provider-default=Paas:htx-system/paas-key,key=apiKey,url=https://paas.example,rate=40" in args
+    assert not [arg for arg in args if arg.startswith("--provider-default=WaysCloud")]
+    secret_rules = [rule for rule in rules(objects) if "secrets" in rule["resources"] and rule.get("resourceNames")]
+    assert [rule["resourceNames"] for rule in secret_rules] == [["htx-portal-token", "paas-key"]]
+
+
 def test_without_leader_election_a_single_replica_is_recreated_and_has_no_lease_rights():
     objects = render({"leaderElection": {"enabled": False, "leaseDuration": "15s"}})
     d = deployment(objects)
@@ -196,6 +209,8 @@ def test_without_leader_election_a_single_replica_is_recreated_and_has_no_lease_
         ({"portal": {"tokenSecret": {"name": "Bad Name"}}}, "/portal/tokenSecret/name"),
         ({"providers": {"wayscloud": {"secretName": "Bad Name"}}}, "/providers/wayscloud/secretName"),
         ({"providers": {"wayscloud": {"url": "https://a.example,rate=9999"}}}, "/providers/wayscloud/url"),
+        ({"providers": {"paas": {"secretName": "Bad Name"}}}, "/providers/paas/secretName"),
+        ({"providers": {"paas": {"url": "https://a.example,key=x"}}}, "/providers/paas/url"),
         ({"deepResync": "hourly"}, "/deepResync"),
         ({"replicas": -1}, "/replicas"),
         ({"metrics": {"port": 80}}, "/metrics/port"),
@@ -224,7 +239,8 @@ def test_rbac_is_least_privilege(values):
         if "leases" in rule["resources"] and set(rule["verbs"]) != {"create"}:
             assert rule.get("resourceNames"), "the Lease is read and renewed by name"
     granted = {(g, r, v) for rule in rules(objects) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
-    ours = {(g, r, v) for (g, r, v) in granted if g in ("htx.vinacis.com", "wayscloud.vinacis.com")}
+    ours = {(g, r, v) for (g, r, v) in granted
+            if g in ("htx.vinacis.com", "wayscloud.vinacis.com", "paas.vinacis.com")}
     expected = set()
     for kind in MANAGED_KINDS:
         expected |= {("htx.vinacis.com", kind, verb) for verb in ("get", "list", "watch")}
@@ -238,6 +254,12 @@ def test_rbac_is_least_privilege(values):
     for kind in ("waysdatabases", "wayssnapshots"):  # their finalizer
         expected.add((ways, kind, "patch"))
     expected.add((ways, "waysdatabases/finalizers", "update"))  # it owns its connection Secret
+    paas = "paas.vinacis.com"
+    for kind in PAAS_KINDS:  # watched, their finalizer, their status
+        expected |= {(paas, kind, verb) for verb in ("get", "list", "watch", "patch")}
+        expected.add((paas, f"{kind}/status", "patch"))
+    for kind in ("paasdatabases", "paasredises", "paasbuckets"):  # they own their connection Secret
+        expected.add((paas, f"{kind}/finalizers", "update"))
     for kind in ("databases", "functions", "proxies", "backupschedules"):  # they own objects
         expected.add(("htx.vinacis.com", f"{kind}/finalizers", "update"))
     expected |= {("htx.vinacis.com", "backups", "create"), ("htx.vinacis.com", "backups", "delete")}

@@ -49,8 +49,8 @@ pub use operator::{
 };
 #[allow(unused_imports)]
 pub use stack::{
-    DATABASES_TOKEN, FUNCTIONS_TOKEN, READ_TOKEN, Stack, StackOptions, TOKEN_SECRET,
-    WAYS_KEY_SECRET, install_crds,
+    DATABASES_TOKEN, FUNCTIONS_TOKEN, PAAS_KEY_SECRET, READ_TOKEN, Stack, StackOptions,
+    TOKEN_SECRET, WAYS_KEY_SECRET, install_crds,
 };
 #[allow(unused_imports)]
 pub use wait::{all_ready, events_report, wait_for, wait_for_deletion};

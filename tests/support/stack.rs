@@ -10,6 +10,7 @@ use htx_operator::api::crds_without_rules;
 use htx_operator::providers::htx::sim::{
     Product, RunningSim, Scope, SimConfig, Simulator, TokenSpec,
 };
+use htx_operator::providers::paas::sim as paas;
 use htx_operator::providers::ways::sim as ways;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -29,6 +30,16 @@ pub const FUNCTIONS_TOKEN: &str = "htx_e2e_functions";
 /// The Secret holding the WaysCloud key the operator uses by default (key `token`).
 pub const WAYS_KEY_SECRET: &str = "ways-key";
 
+/// The Secret holding the PaaS key the operator uses by default (key `token`).
+pub const PAAS_KEY_SECRET: &str = "paas-key";
+
+/// A PaaS simulator beside the HTX one, and the full key of the stack's account.
+pub struct PaasPortal {
+    pub sim: paas::RunningSim,
+    pub key: String,
+    pub account: String,
+}
+
 /// A WaysCloud simulator beside the HTX one, and the full key of the stack's customer.
 pub struct WaysPortal {
     pub sim: ways::RunningSim,
@@ -46,6 +57,8 @@ pub struct Stack {
     pub token: String,
     /// With [`StackOptions::ways`]: the WaysCloud portal, its key the operator's default.
     pub ways: Option<WaysPortal>,
+    /// With [`StackOptions::paas`]: the PaaS portal, its key the operator's default.
+    pub paas: Option<PaasPortal>,
     operator: Option<Child>,
     operator_args: Vec<String>,
     kubeconfig: PathBuf,
@@ -61,6 +74,8 @@ pub struct StackOptions {
     pub operator_args: Vec<String>,
     /// A WaysCloud simulator too (its keys: the stack adds its own full one).
     pub ways: Option<ways::SimConfig>,
+    /// A PaaS simulator too (its keys: the stack adds its own full one).
+    pub paas: Option<paas::SimConfig>,
 }
 
 impl Default for StackOptions {
@@ -75,6 +90,7 @@ impl Default for StackOptions {
             operator_args: vec!["--poll".into(), "1s".into()],
             kubeconfig: None,
             ways: None,
+            paas: None,
         }
     }
 }
@@ -118,6 +134,10 @@ impl Stack {
             Some(config) => Some(WaysPortal::start(config).await),
             None => None,
         };
+        let paas = match options.paas {
+            Some(config) => Some(PaasPortal::start(config).await),
+            None => None,
+        };
         let stack = Self {
             log: std::env::temp_dir().join(format!("{}-operator.log", ns.name())),
             client,
@@ -126,6 +146,7 @@ impl Stack {
             sim,
             token,
             ways,
+            paas,
             operator: None,
             operator_args: options.operator_args,
             kubeconfig,
@@ -134,7 +155,17 @@ impl Stack {
         if let Some(ways) = &stack.ways {
             stack.put_token(WAYS_KEY_SECRET, &ways.key).await;
         }
+        if let Some(paas) = &stack.paas {
+            stack.put_token(PAAS_KEY_SECRET, &paas.key).await;
+        }
         stack
+    }
+
+    /// The PaaS portal of a stack started with [`StackOptions::paas`].
+    pub fn paas(&self) -> &PaasPortal {
+        self.paas
+            .as_ref()
+            .expect("the stack was started with a PaaS simulator")
     }
 
     /// The WaysCloud portal of a stack started with [`StackOptions::ways`].
@@ -216,6 +247,14 @@ impl Stack {
                     "WaysCloud:{}/{WAYS_KEY_SECRET},url={}",
                     self.ns.name(),
                     ways.sim.url()
+                );
+                ["--provider-default".to_owned(), default]
+            }))
+            .args(self.paas.iter().flat_map(|paas| {
+                let default = format!(
+                    "Paas:{}/{PAAS_KEY_SECRET},url={}",
+                    self.ns.name(),
+                    paas.sim.url()
                 );
                 ["--provider-default".to_owned(), default]
             }))
@@ -356,6 +395,30 @@ impl Stack {
                 .await;
             self.delete_all::<htx_operator::api::WaysDatabase>(namespace)
                 .await;
+            self.delete_all::<htx_operator::api::PaasWebService>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::PaasBucket>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::PaasDatabase>(namespace)
+                .await;
+            self.delete_all::<htx_operator::api::PaasRedis>(namespace)
+                .await;
+            // Projects last: the API cannot delete them (they are orphaned), and what lives in
+            // them goes first.
+            self.delete_all::<htx_operator::api::PaasProject>(namespace)
+                .await;
+        }
+        if let Some(paas) = &self.paas {
+            let left: Vec<String> = [paas::Kind::WebServices, paas::Kind::Databases]
+                .into_iter()
+                .chain([paas::Kind::Redis, paas::Kind::Buckets])
+                .flat_map(|kind| paas.sim.hooks().resources(kind))
+                .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            assert!(
+                left.is_empty(),
+                "PaaS resources left after every object was deleted: {left:?}"
+            );
         }
         if let Some(ways) = &self.ways {
             let left: Vec<String> = ways
@@ -395,6 +458,7 @@ impl Stack {
         }
         let log = self.operator_log();
         let ways_key = self.ways.as_ref().map_or("", |ways| ways.key.as_str());
+        let paas_key = self.paas.as_ref().map_or("", |paas| paas.key.as_str());
         let tokens = [
             self.token.as_str(),
             READ_TOKEN,
@@ -402,7 +466,8 @@ impl Stack {
             FUNCTIONS_TOKEN,
         ]
         .into_iter()
-        .chain((!ways_key.is_empty()).then_some(ways_key));
+        .chain((!ways_key.is_empty()).then_some(ways_key))
+        .chain((!paas_key.is_empty()).then_some(paas_key));
         assert!(
             tokens.into_iter().all(|token| !log.contains(token)),
             "a portal token appears in the operator's log {}",
@@ -499,5 +564,17 @@ impl WaysPortal {
             .await
             .expect("the WaysCloud simulator starts");
         Self { sim, key, customer }
+    }
+}
+
+impl PaasPortal {
+    async fn start(mut config: paas::SimConfig) -> Self {
+        let account = unique_name("acct");
+        let key = format!("ak_live_{}", unique_name("full").replace('-', "_"));
+        config.keys.push(paas::KeySpec::new(&key, &account));
+        let sim = paas::Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the PaaS simulator starts");
+        Self { sim, key, account }
     }
 }

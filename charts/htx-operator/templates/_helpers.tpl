@@ -103,6 +103,18 @@ watched namespace (a Role). Every rule says why it is there.
 - apiGroups: [wayscloud.vinacis.com]
   resources: [waysdatabases/finalizers]
   verbs: [update]
+# The PaaS kinds: watched, and their finalizer added and removed (a JSON patch).
+- apiGroups: [paas.vinacis.com]
+  resources: [paasprojects, paasdatabases, paasredises, paaswebservices, paasbuckets]
+  verbs: [get, list, watch, patch]
+# Their status (server-side apply on the status subresource only).
+- apiGroups: [paas.vinacis.com]
+  resources: [paasprojects/status, paasdatabases/status, paasredises/status, paaswebservices/status, paasbuckets/status]
+  verbs: [patch]
+# Owner references with blockOwnerDeletion on their connection Secrets.
+- apiGroups: [paas.vinacis.com]
+  resources: [paasdatabases/finalizers, paasredises/finalizers, paasbuckets/finalizers]
+  verbs: [update]
 # Secrets by name only, never listed or watched: read a tokenSecretRef's token and keep that
 # Secret while an object still needs it to delete its portal resource (a finalizer per object,
 # added and removed by patch), and read, create and update (server-side apply) the connection

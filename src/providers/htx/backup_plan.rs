@@ -50,7 +50,7 @@ pub fn observe(backup: &portal::Backup) -> Observed {
     let phase = match backup_lifecycle(&backup.status) {
         Lifecycle::Ready => BackupPhase::Completed,
         Lifecycle::Failed => BackupPhase::Failed,
-        Lifecycle::InProgress | Lifecycle::Deleting => BackupPhase::Running,
+        Lifecycle::InProgress | Lifecycle::Stopped | Lifecycle::Deleting => BackupPhase::Running,
     };
     Observed {
         phase,

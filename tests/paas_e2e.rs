@@ -1,0 +1,808 @@
+//! The PaaS kinds end to end: the operator against the PaaS simulator and a real API server.
+//! Names repeat freely at this portal, so each test counts create attempts, not successes.
+
+mod support;
+
+use std::time::Duration;
+
+use htx_operator::api::{PaasBucket, PaasDatabase, PaasProject, PaasRedis, PaasWebService};
+use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+use support::{
+    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, wait_for,
+    wait_for_deletion,
+};
+
+const SHORT: Duration = Duration::from_secs(60);
+const SECRETS_ROUTE: &str = "/api/projects/{project_id}/secrets";
+
+/// Asks for a resync now (any new value of the annotation).
+async fn request_resync(api: &Api<PaasProject>, name: &str) {
+    let at = format!("{:?}", std::time::SystemTime::now());
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations":
+            {"htx.vinacis.com/reconcile-requested-at": at}}})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn paas_stack(extra_args: &[&str]) -> Stack {
+    let mut options = StackOptions {
+        paas: Some(SimConfig {
+            provision_delay: Duration::from_millis(500),
+            deploy_stage_delay: Duration::from_millis(300),
+            ..SimConfig::default()
+        }),
+        ..StackOptions::default()
+    };
+    options
+        .operator_args
+        .extend(extra_args.iter().map(|arg| (*arg).to_owned()));
+    Stack::start(options).await
+}
+
+fn project(name: &str, spec: Value) -> PaasProject {
+    object("PaasProject", name, spec)
+}
+
+/// The portal's projects named `name`.
+fn projects_named(stack: &Stack, name: &str) -> Vec<Value> {
+    stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::Projects)
+        .into_iter()
+        .filter(|p| p["name"] == name)
+        .collect()
+}
+
+/// The project secrets of `project_id` at the portal, values in clear, by key and scope.
+fn secrets_of(stack: &Stack, project_id: &str) -> Vec<(String, String, String)> {
+    let mut secrets: Vec<_> = stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::ProjectSecrets)
+        .into_iter()
+        .filter(|s| s["project_id"] == project_id)
+        .map(|s| {
+            let text = |field: &str| s[field].as_str().unwrap_or_default().to_owned();
+            (text("key"), text("scope"), text("value"))
+        })
+        .collect();
+    secrets.sort();
+    secrets
+}
+
+async fn put_secret(stack: &Stack, name: &str, key: &str, value: &str) {
+    let patch = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                       "stringData": {key: value}});
+    stack
+        .api::<Secret>()
+        .patch(
+            name,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(patch),
+        )
+        .await
+        .unwrap();
+}
+
+fn project_id(object: &PaasProject) -> String {
+    object
+        .status
+        .as_ref()
+        .and_then(|s| s.managed.id.clone())
+        .expect("a Ready project has its id")
+}
+
+/// One create; its secrets at their values, a Secret's change following with nobody touching
+/// the object (one update), a secret dropped from the spec deleted; status keeps hashes, never
+/// values; deleting the object leaves the project (the API cannot delete one) and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_is_made_once_keeps_its_secrets_and_is_orphaned_on_deletion() {
+    let stack = paas_stack(&[]).await;
+    put_secret(&stack, "stripe", "key", "sk_test_one").await;
+    let api = stack.api::<PaasProject>();
+    let spec = json!({
+        "description": "the shop",
+        "secrets": [
+            {"key": "STRIPE_KEY", "scope": "production",
+             "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}},
+            {"key": "LOG_LEVEL", "scope": "development", "value": "debug"},
+        ],
+    });
+    create(&api, &project("shop", spec)).await;
+    let ready = wait_for(&api, "shop", "Ready", SHORT, is_ready).await;
+    let id = project_id(&ready);
+    let hooks = stack.paas().sim.hooks();
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "shop"), 1);
+    assert_eq!(projects_named(&stack, "shop")[0]["description"], "the shop");
+    let expected = |stripe: &str| {
+        vec![
+            ("LOG_LEVEL".into(), "development".into(), "debug".into()),
+            ("STRIPE_KEY".into(), "production".into(), stripe.to_owned()),
+        ]
+    };
+    let written = wait_for(&api, "shop", "both secrets recorded", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 2)
+    })
+    .await;
+    assert_eq!(secrets_of(&stack, &id), expected("sk_test_one"));
+    let status = serde_json::to_string(&written.status).unwrap();
+    assert!(
+        !status.contains("sk_test_one") && !status.contains("debug"),
+        "status holds no value: {status}"
+    );
+
+    let updates_before = hooks.stats().updated(Kind::ProjectSecrets);
+    put_secret(&stack, "stripe", "key", "sk_test_two").await;
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while secrets_of(&stack, &id) != expected("sk_test_two") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the changed Secret never reached the portal: {:?}",
+            secrets_of(&stack, &id)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let hash = |p: &PaasProject| {
+        let status = p.status.as_ref()?;
+        let secret = status.secrets.iter().find(|s| s.key == "STRIPE_KEY")?;
+        Some(secret.value_hash.clone())
+    };
+    let before = hash(&written);
+    wait_for(&api, "shop", "the new value recorded", SHORT, |p| {
+        hash(p).is_some() && hash(p) != before
+    })
+    .await;
+    // Two more looks at the project's secrets (each resync and poll makes one) write nothing.
+    let looks = || hooks.stats().route_total("GET", SECRETS_ROUTE);
+    let looked = looks();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while looks() < looked + 2 {
+        request_resync(&api, "shop").await;
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        hooks.stats().updated(Kind::ProjectSecrets) - updates_before,
+        1,
+        "one update for one changed value"
+    );
+
+    api.patch(
+        "shop",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"secrets": [
+            {"key": "STRIPE_KEY", "scope": "production",
+             "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}},
+        ]}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "shop", "the dropped secret forgotten", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    assert_eq!(
+        secrets_of(&stack, &id),
+        vec![(
+            "STRIPE_KEY".into(),
+            "production".into(),
+            "sk_test_two".into()
+        )]
+    );
+
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_for_deletion(&api, "shop", "released", SHORT).await;
+    assert_eq!(projects_named(&stack, "shop").len(), 1, "the project stays");
+    let events = events_report(stack.client.clone(), Some(stack.ns.name()), "shop").await;
+    assert!(
+        events.contains("Orphaned") && events.contains("no way to delete a project"),
+        "{events}"
+    );
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "shop"), 1);
+    stack.finish().await;
+}
+
+/// A project of the same name made by someone else is never taken: AlreadyExists, no create.
+/// With adoptExisting and exactly one of that name, it is taken over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_someone_else_holds_is_taken_only_when_asked_and_only_if_it_is_one() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks();
+    let account = stack.paas().account.clone();
+    hooks
+        .create_out_of_band(
+            Kind::Projects,
+            json!({"name": "legacy", "account": account}),
+        )
+        .unwrap();
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("legacy", json!({}))).await;
+    wait_for(
+        &api,
+        "legacy",
+        "AlreadyExists",
+        SHORT,
+        not_ready_because("AlreadyExists"),
+    )
+    .await;
+    api.patch(
+        "legacy",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"adoptExisting": true}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "legacy", "Ready", SHORT, is_ready).await;
+
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "twice", "account": account}))
+        .unwrap();
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "twice", "account": account}))
+        .unwrap();
+    create(&api, &project("twice", json!({"adoptExisting": true}))).await;
+    let refused = wait_for(
+        &api,
+        "twice",
+        "AlreadyExists",
+        SHORT,
+        not_ready_because("AlreadyExists"),
+    )
+    .await;
+    let message = support::ready(&refused).unwrap().2;
+    assert!(message.contains("several"), "{message}");
+    let stats = hooks.stats();
+    assert_eq!(stats.attempts(Kind::Projects, "legacy"), 0);
+    assert_eq!(stats.attempts(Kind::Projects, "twice"), 0);
+    stack.finish().await;
+}
+
+/// A create whose answer never comes, and a second project of that name appearing meanwhile:
+/// the operator cannot tell which is its own, so it stops at OutcomeUnknown with exactly one
+/// create sent, also after the list lag and across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_create_beside_a_duplicate_name_stops_at_outcome_unknown() {
+    let mut stack = paas_stack(&["--portal-timeout", "3s", "--list-lag", "2s"]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    hooks.arm(Armed {
+        on: Call::CreateProject,
+        fault: AfterEffect::Stall,
+        count: 1,
+    });
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("dup", json!({}))).await;
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while projects_named(&stack, "dup").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no create arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While the answer is held: someone else makes one of the same name.
+    let account = stack.paas().account.clone();
+    hooks
+        .create_out_of_band(Kind::Projects, json!({"name": "dup", "account": account}))
+        .unwrap();
+    let unknown = wait_for(
+        &api,
+        "dup",
+        "OutcomeUnknown",
+        SHORT,
+        not_ready_because("OutcomeUnknown"),
+    )
+    .await;
+    assert_eq!(hooks.stats().fired("create_project", "stall"), 1);
+    let message = support::ready(&unknown).unwrap().2;
+    assert!(message.contains("several of that name"), "{message}");
+
+    let said = "may or may not have made the project 'dup'";
+    let before = stack.operator_log().matches(said).count();
+    stack.kill_operator().await;
+    stack.start_operator();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while stack.operator_log().matches(said).count() <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted operator never looked at dup"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let still = api.get("dup").await.unwrap();
+    assert!(not_ready_because("OutcomeUnknown")(&still));
+    assert_eq!(
+        hooks.stats().attempts(Kind::Projects, "dup"),
+        1,
+        "never a second create"
+    );
+    assert_eq!(projects_named(&stack, "dup").len(), 2);
+    stack.finish().await;
+}
+
+/// A create whose answer is lost, the only project of that name: found again by name, bound,
+/// Ready, one create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_with_one_candidate_is_found_again() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks();
+    hooks.arm(Armed {
+        on: Call::CreateProject,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let api = stack.api::<PaasProject>();
+    create(&api, &project("found", json!({}))).await;
+    let ready = wait_for(&api, "found", "Ready", SHORT, is_ready).await;
+    assert_eq!(hooks.stats().fired("create_project", "lose_answer"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Projects, "found"), 1);
+    let at_portal = projects_named(&stack, "found");
+    assert_eq!(at_portal.len(), 1);
+    assert_eq!(at_portal[0]["id"], project_id(&ready).as_str());
+    assert_eq!(ready.name_any(), "found");
+    stack.finish().await;
+}
+
+/// A ProviderConfig of provider Paas is Ready once its key authenticated, and its objects use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paas_provider_config_is_ready_and_serves_its_objects() {
+    let stack = paas_stack(&[]).await;
+    let key = stack.paas().key.clone();
+    put_secret(&stack, "team-paas", "apiKey", &key).await;
+    let configs = stack.api::<htx_operator::api::ProviderConfig>();
+    let config = object(
+        "ProviderConfig",
+        "team-paas",
+        json!({"provider": "Paas", "url": stack.paas().sim.url(),
+               "credentialsSecretRef": {"name": "team-paas", "key": "apiKey"}}),
+    );
+    create(&configs, &config).await;
+    wait_for(&configs, "team-paas", "Ready", SHORT, is_ready).await;
+    let api = stack.api::<PaasProject>();
+    create(
+        &api,
+        &project(
+            "via-config",
+            json!({"providerConfigRef": {"name": "team-paas"}}),
+        ),
+    )
+    .await;
+    wait_for(&api, "via-config", "Ready", SHORT, is_ready).await;
+    let secret: Api<Secret> = stack.api();
+    assert!(secret.get_opt("team-paas").await.unwrap().is_some());
+    stack.finish().await;
+}
+
+/// The portal's one resource of `kind` named `name`.
+fn only(stack: &Stack, kind: Kind, name: &str) -> Value {
+    let mut found: Vec<Value> = stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(kind)
+        .into_iter()
+        .filter(|r| r["name"] == name)
+        .collect();
+    assert_eq!(found.len(), 1, "{kind:?} {name}: {found:?}");
+    found.remove(0)
+}
+
+/// The status and reason of the object's condition `type_`.
+fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let found = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?
+        .clone();
+    Some((
+        found["status"].as_str()?.to_owned(),
+        found["reason"].as_str()?.to_owned(),
+    ))
+}
+
+async fn secret_map(stack: &Stack, name: &str) -> std::collections::BTreeMap<String, String> {
+    let secret = stack.api::<Secret>().get(name).await.unwrap();
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
+        .collect()
+}
+
+async fn wait_portal(stack: &Stack, what: &str, cond: impl Fn(&Stack) -> bool) {
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while !cond(stack) {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A database and a redis wait for their project, are made once each inside it, write their
+/// connection Secrets from the detail, change a setting in place (one PATCH) and report one that
+/// cannot change, stop and start with `suspend`, and are deleted at the portal with their objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let databases = stack.api::<PaasDatabase>();
+    let redis = stack.api::<PaasRedis>();
+    let database: PaasDatabase = object(
+        "PaasDatabase",
+        "orders",
+        json!({"projectRef": {"name": "shop"},
+               "parameters": {"engine": "postgresql", "version": "16", "plan": "starter"},
+               "writeConnectionSecretToRef": {"name": "orders-db"}}),
+    );
+    create(&databases, &database).await;
+    wait_for(
+        &databases,
+        "orders",
+        "ProjectNotReady",
+        SHORT,
+        not_ready_because("ProjectNotReady"),
+    )
+    .await;
+    let projects = stack.api::<PaasProject>();
+    create(&projects, &project("shop", json!({}))).await;
+    let cache: PaasRedis = object(
+        "PaasRedis",
+        "cache",
+        json!({"projectRef": {"name": "shop"},
+               "parameters": {"maxmemory_policy": "noeviction"},
+               "writeConnectionSecretToRef": {"name": "cache-conn"}}),
+    );
+    create(&redis, &cache).await;
+    let written = |p: &PaasDatabase| {
+        is_ready(p)
+            && p.status
+                .as_ref()
+                .is_some_and(|s| s.connection_secret.is_some())
+    };
+    wait_for(
+        &databases,
+        "orders",
+        "Ready with its Secret",
+        SHORT,
+        written,
+    )
+    .await;
+    let written = |p: &PaasRedis| {
+        is_ready(p)
+            && p.status
+                .as_ref()
+                .is_some_and(|s| s.connection_secret.is_some())
+    };
+    wait_for(&redis, "cache", "Ready with its Secret", SHORT, written).await;
+    let shop = projects.get("shop").await.unwrap();
+    let at_portal = only(&stack, Kind::Databases, "orders");
+    assert_eq!(at_portal["project_id"], project_id(&shop).as_str());
+    assert_eq!(at_portal["engine"], "postgresql");
+    assert_eq!(hooks.stats().attempts(Kind::Databases, "orders"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Redis, "cache"), 1);
+    let connection = secret_map(&stack, "orders-db").await;
+    for key in ["host", "port", "username", "password", "database", "uri"] {
+        let expected = match &at_portal["connection"][key] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(connection.get(key), Some(&expected), "{key}");
+    }
+    let cache_connection = secret_map(&stack, "cache-conn").await;
+    assert_eq!(
+        cache_connection.get("uri").map(String::as_str),
+        only(&stack, Kind::Redis, "cache")["connection"]["uri"].as_str()
+    );
+
+    // A plan is changed in place, once.
+    databases
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"parameters": {"plan": "pro"}}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "the plan changed", |stack| {
+        only(stack, Kind::Databases, "orders")["plan"] == "pro"
+    })
+    .await;
+    wait_for(&databases, "orders", "settled again", SHORT, |p| {
+        is_ready(p) && condition(p, "Synced") == Some(("True".into(), "Synced".into()))
+    })
+    .await;
+    assert_eq!(hooks.stats().updated(Kind::Databases), 1);
+    // A version cannot change: reported, not applied.
+    databases
+        .patch(
+            "orders",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"parameters": {"version": "15"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&databases, "orders", "UpdateNotSupported", SHORT, |p| {
+        condition(p, "Synced") == Some(("False".into(), "UpdateNotSupported".into()))
+    })
+    .await;
+    assert_eq!(only(&stack, Kind::Databases, "orders")["version"], "16");
+    assert_eq!(hooks.stats().updated(Kind::Databases), 1);
+
+    // suspend stops, and clearing it starts again.
+    redis
+        .patch(
+            "cache",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &redis,
+        "cache",
+        "Suspended",
+        SHORT,
+        not_ready_because("Suspended"),
+    )
+    .await;
+    assert_eq!(only(&stack, Kind::Redis, "cache")["status"], "stopped");
+    redis
+        .patch(
+            "cache",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&redis, "cache", "Ready", SHORT, |p| {
+        is_ready(p) && condition(p, "Ready").is_some_and(|(_, r)| r == "Available")
+    })
+    .await;
+    assert_eq!(hooks.stats().acted(Kind::Redis), 2, "one stop, one start");
+
+    databases
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&databases, "orders", "deleted at the portal", SHORT).await;
+    assert!(
+        hooks
+            .resources(Kind::Databases)
+            .iter()
+            .all(|d| d["name"] != "orders"),
+        "the portal confirmed it gone before the finalizer came off"
+    );
+    stack.finish().await;
+}
+
+/// A web service made once (its first deployment with it), its env from a literal and from a
+/// Secret that then changes (the variable follows, one update, nobody touching the object),
+/// instances changed in place, and a `deploy.revision` bump whose answer is lost: exactly one
+/// deployment, found again, and none more after an operator restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
+    let mut stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    put_secret(&stack, "orders-db", "uri", "postgres://one").await;
+    create(&stack.api::<PaasProject>(), &project("shop", json!({}))).await;
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "buildCommand": "npm run build", "minInstances": 1, "maxInstances": 2,
+               "env": [{"name": "NODE_ENV", "value": "production"},
+                       {"name": "DATABASE_URL",
+                        "valueFrom": {"secretKeyRef": {"name": "orders-db", "key": "uri"}}}],
+               "deploy": {"revision": "1"}}),
+    );
+    create(&services, &service).await;
+    let env_kept =
+        |s: &PaasWebService| is_ready(s) && s.status.as_ref().is_some_and(|s| s.env.len() == 2);
+    let ready = wait_for(&services, "api", "live with its env", SHORT, env_kept).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!(status.deployed_revision.as_deref(), Some("1"));
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api"), 1);
+    assert_eq!(
+        hooks.stats().deployments,
+        0,
+        "the create's deployment is the first"
+    );
+    let env = |hooks: &htx_operator::providers::paas::sim::SimHandle| hooks.env(&id).unwrap();
+    assert_eq!(env(&hooks)["NODE_ENV"], "production");
+    assert_eq!(env(&hooks)["DATABASE_URL"], "postgres://one");
+
+    let updates = hooks.stats().env_updates;
+    put_secret(&stack, "orders-db", "uri", "postgres://two").await;
+    wait_portal(&stack, "the variable follows the Secret", |_| {
+        env(&hooks)["DATABASE_URL"] == "postgres://two"
+    })
+    .await;
+    let hash = |s: &PaasWebService| {
+        let status = s.status.as_ref()?;
+        let var = status.env.iter().find(|v| v.name == "DATABASE_URL")?;
+        Some(var.value_hash.clone())
+    };
+    let before = hash(&ready);
+    wait_for(&services, "api", "the new value recorded", SHORT, |s| {
+        hash(s).is_some() && hash(s) != before
+    })
+    .await;
+    let looks = || {
+        hooks
+            .stats()
+            .route_total("GET", "/api/web-services/{web_service_id}/env")
+    };
+    let looked = looks();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while looks() < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        hooks.stats().env_updates - updates,
+        1,
+        "one update for one changed value"
+    );
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"maxInstances": 3}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "instances changed", |stack| {
+        only(stack, Kind::WebServices, "api")["max_instances"] == 3
+    })
+    .await;
+
+    hooks.arm(Armed {
+        on: Call::Deploy,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deploy": {"revision": "2"}}})),
+        )
+        .await
+        .unwrap();
+    let deployed = |s: &PaasWebService| {
+        s.status.as_ref().is_some_and(|s| {
+            s.deployed_revision.as_deref() == Some("2") && s.deploy_requested.is_none()
+        })
+    };
+    wait_for(&services, "api", "revision 2 deployed", SHORT, deployed).await;
+    assert_eq!(hooks.stats().fired("deploy", "lose_answer"), 1);
+    assert_eq!(
+        hooks.stats().deployments,
+        1,
+        "exactly one deployment for revision 2"
+    );
+    wait_for(&services, "api", "its deployment live", SHORT, |s| {
+        s.status
+            .as_ref()
+            .and_then(|s| s.latest_deployment.as_ref())
+            .is_some_and(|d| d.status == "live")
+    })
+    .await;
+
+    stack.kill_operator().await;
+    stack.start_operator();
+    let route = "/api/web-services/{web_service_id}/deployments";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted operator never looked"
+        );
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(hooks.stats().deployments, 1, "none more after a restart");
+    stack.finish().await;
+}
+
+/// A bucket and its access key: the key's create answer is lost (its secret with it), so that key
+/// is revoked and another made, whose secret reaches the Secret; `public` changes in place; the
+/// object's deletion revokes the key and deletes the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    hooks.arm(Armed {
+        on: Call::CreateStorageKey,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let buckets = stack.api::<PaasBucket>();
+    let bucket: PaasBucket = object(
+        "PaasBucket",
+        "assets",
+        json!({"writeConnectionSecretToRef": {"name": "assets-key"}}),
+    );
+    create(&buckets, &bucket).await;
+    let keyed =
+        |b: &PaasBucket| is_ready(b) && b.status.as_ref().is_some_and(|s| s.key_id.is_some());
+    let ready = wait_for(&buckets, "assets", "Ready with its key", SHORT, keyed).await;
+    assert_eq!(hooks.stats().fired("create_storage_key", "lose_answer"), 1);
+    assert_eq!(hooks.stats().attempts(Kind::Buckets, "assets"), 1);
+    let keys = hooks.resources(Kind::StorageKeys);
+    assert_eq!(
+        keys.len(),
+        1,
+        "the key whose secret was lost is revoked: {keys:?}"
+    );
+    let status = ready.status.unwrap();
+    assert_eq!(keys[0]["id"], status.key_id.clone().unwrap().as_str());
+    let secret = secret_map(&stack, "assets-key").await;
+    assert_eq!(
+        secret["accessKeyId"],
+        keys[0]["access_key_id"].as_str().unwrap()
+    );
+    assert!(!secret["secretAccessKey"].is_empty());
+    assert_eq!(
+        secret["bucket"],
+        only(&stack, Kind::Buckets, "assets")["bucket"]
+            .as_str()
+            .unwrap()
+    );
+
+    buckets
+        .patch(
+            "assets",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"public": true}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "public", |stack| {
+        only(stack, Kind::Buckets, "assets")["public"] == true
+    })
+    .await;
+
+    buckets
+        .delete("assets", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&buckets, "assets", "deleted", SHORT).await;
+    assert!(hooks.resources(Kind::Buckets).is_empty());
+    assert!(
+        hooks.resources(Kind::StorageKeys).is_empty(),
+        "its key revoked"
+    );
+    stack.finish().await;
+}
