@@ -528,8 +528,9 @@ impl Bench {
             "tokenSecretRef": {"name": "tenant-token"}
         }))
         .unwrap();
+        // The simulator is one portal account for every token: names are unique across tenants.
         for i in 0..count {
-            let db = Database::new(&format!("db-{i:02}"), spec.clone());
+            let db = Database::new(&format!("{namespace}-db-{i:02}"), spec.clone());
             api.create(&PostParams::default(), &db).await.unwrap();
         }
     }
