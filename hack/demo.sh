@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The product end to end on this machine: a local Kubernetes control plane, the HTX and WaysCloud
-# portal simulators, the CRDs, the operator, and examples/ applied and Ready.
+# The product end to end on this machine: a local Kubernetes control plane, the HTX, WaysCloud
+# and PaaS portal simulators, the CRDs, the operator, and examples/ applied and Ready.
 #
 #   hack/demo.sh        bring it all up (first run: installs packages, builds Kubernetes once)
 #   hack/demo.sh down   stop everything the demo started
@@ -17,6 +17,7 @@ NAMESPACE=htx-system
 DEMO_NS=htx-demo
 TOKEN=htx_demo_full_token
 WAYS_KEY=wk_demo_key
+PAAS_KEY=ak_live_demo_key
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 die() {
@@ -49,6 +50,7 @@ down() {
   stop_pid "$DEMO_DIR/operator.pid"
   stop_pid "$DEMO_DIR/portal.pid"
   stop_pid "$DEMO_DIR/ways.pid"
+  stop_pid "$DEMO_DIR/paas.pid"
   if [[ -d $CLUSTER_DIR ]]; then
     hack/local-cluster.sh down "$CLUSTER_DIR"
     # The local cluster's objects are gone: the portal's must go too, or the next demo's objects
@@ -85,6 +87,7 @@ up() {
   stop_pid "$DEMO_DIR/operator.pid"
   stop_pid "$DEMO_DIR/portal.pid"
   stop_pid "$DEMO_DIR/ways.pid"
+  stop_pid "$DEMO_DIR/paas.pid"
 
   step "building htx-operator and the portal simulators (cargo build --release)"
   apt_install make gcc # jemalloc, the operator's allocator, is built from its C source
@@ -117,6 +120,14 @@ up() {
   echo $! >"$DEMO_DIR/ways.pid"
   wait_for_line "$DEMO_DIR/ways.log" "listening on" "$(cat "$DEMO_DIR/ways.pid")"
 
+  local paas_port
+  paas_port=$(free_port)
+  step "starting the PaaS simulator on http://127.0.0.1:$paas_port"
+  "$bin/paas-portal-sim" --listen "127.0.0.1:$paas_port" --key "$PAAS_KEY:demo" \
+    >"$DEMO_DIR/paas.log" 2>&1 &
+  echo $! >"$DEMO_DIR/paas.pid"
+  wait_for_line "$DEMO_DIR/paas.log" "listening on" "$(cat "$DEMO_DIR/paas.pid")"
+
   # Before 1.25 an API server does not know the CRDs' validation rules (and 1.20's kubectl
   # refuses them): those get the same CRDs without the rules (the operator checks the same).
   local minor
@@ -137,12 +148,15 @@ up() {
   put_secret "$NAMESPACE" portal-token token "$TOKEN"
   put_secret "$DEMO_NS" team-a-htx token "$TOKEN"
   put_secret "$DEMO_NS" ways-key apiKey "$WAYS_KEY"
+  put_secret "$DEMO_NS" paas-key token "$PAAS_KEY"
+  put_secret "$DEMO_NS" stripe key sk_test_demo
 
   step "starting the operator (log: $DEMO_DIR/operator.log)"
   "$bin/htx-operator" run --portal-url "http://127.0.0.1:$port" \
     --token-secret "$NAMESPACE/portal-token" --metrics-addr "127.0.0.1:$(free_port)" \
     --namespace "$DEMO_NS" \
     --provider-default "WaysCloud:$DEMO_NS/ways-key,key=apiKey,url=http://127.0.0.1:$ways_port" \
+    --provider-default "Paas:$DEMO_NS/paas-key,url=http://127.0.0.1:$paas_port" \
     >"$DEMO_DIR/operator.log" 2>&1 &
   echo $! >"$DEMO_DIR/operator.pid"
   wait_for_line "$DEMO_DIR/operator.log" "htx-operator starting" "$(cat "$DEMO_DIR/operator.pid")"
@@ -158,8 +172,8 @@ up() {
     kubectl wait -n "$DEMO_NS" --for=condition=Ready "$kind" --all --timeout=180s
   done
 
-  step "kubectl get htx,wayscloud (every kind of the operator)"
-  kubectl get -n "$DEMO_NS" htx,wayscloud
+  step "kubectl get htx,wayscloud,paas (every kind of the operator)"
+  kubectl get -n "$DEMO_NS" htx,wayscloud,paas
 
   cat <<EOT
 
@@ -174,6 +188,7 @@ The demo is up. Try:
   kubectl get waysdatabase orders -o wide          # a WaysCloud database, its firewall and backups
   kubectl get secret orders-db -o jsonpath='{.data.password}' | base64 -d; echo
   kubectl patch waysdatabase orders --type merge -p '{"spec":{"credentials":{"rotationRequestedAt":"now"}}}'
+  kubectl get paaswebservice shop-api              # the application's service, wired by Secrets
   kubectl delete database analytics               # deletes it at the portal too
   curl -s http://127.0.0.1:$port/_sim/state        # what the (simulated) HTX portal holds
   tail -f $DEMO_DIR/operator.log
