@@ -10,6 +10,7 @@
 //! - [`bearer`]: the credential of an `Authorization: Bearer …` header;
 //! - [`ratelimit`]: the sliding-minute window per credential and its `Retry-After`;
 //! - [`hold`]: answers held back until a test releases them;
+//! - [`hook`]: the body of a test hook's request;
 //! - [`clock`] and [`ids`]: wall-clock times in RFC 3339, UUIDs, secrets and hex tags;
 //! - [`process`]: logging and stopping for the simulators' binaries.
 
@@ -18,6 +19,7 @@ pub mod bearer;
 pub mod clock;
 pub mod faults;
 pub mod hold;
+pub mod hook;
 pub mod ids;
 pub mod process;
 pub mod ratelimit;

@@ -36,12 +36,7 @@ fn ok(body: Value) -> Res {
 
 /// Parses a JSON body; an empty body counts as `{}`.
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(bytes).map_err(|e| SimError::Invalid(format!("invalid hook body: {e}")))
+    crate::sim::hook::body(bytes).map_err(SimError::Invalid)
 }
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
