@@ -48,8 +48,8 @@ main_digest() {
 }
 
 binaries_current() {
-  [[ -x $SERVER_BIN/crd-apiserver && -x $SERVER_BIN/etcd && -f $SERVER_DIR/main.sha256 ]] &&
-    [[ $(<"$SERVER_DIR/main.sha256") == "$(main_digest)" ]]
+  binary_intact "$SERVER_BIN/crd-apiserver" && binary_intact "$SERVER_BIN/etcd" &&
+    [[ -f $SERVER_DIR/main.sha256 && $(<"$SERVER_DIR/main.sha256") == "$(main_digest)" ]]
 }
 
 # sid_apt DIR ARGS...: apt-get with a configuration of its own under DIR.
@@ -164,6 +164,8 @@ cmd_build() {
   ) >"$logs/build.log" 2>&1 || { tail -n 30 "$logs/build.log" >&2; die "building crd-apiserver failed (log: $logs/build.log)"; }
   mv "$SERVER_BIN/crd-apiserver.tmp" "$SERVER_BIN/crd-apiserver"
   cp "$work/root/usr/bin/etcd" "$SERVER_BIN/etcd"
+  seal_binary "$SERVER_BIN/crd-apiserver"
+  seal_binary "$SERVER_BIN/etcd"
   "$SERVER_BIN/etcd" --version >/dev/null || die "sid's etcd does not run here"
   main_digest >"$SERVER_DIR/main.sha256"
   log "crd-apiserver $k8s_version and etcd $("$SERVER_BIN/etcd" --version | awk '/etcd Version/ {print $3}') ready in $SERVER_BIN ($((SECONDS - start))s)"

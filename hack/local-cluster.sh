@@ -81,18 +81,39 @@ kubectl_bin() {
   fi
 }
 
+# A cached binary runs only while it is the file that was built: its SHA-256 is recorded beside
+# it (FILE.sha256) when it is built. A cache restored without its large files, or cut short by a
+# full disk, is built again rather than started as a server that exits without a word.
+seal_binary() {
+  sha256sum "$1" | cut -d' ' -f1 >"$1.sha256.tmp"
+  mv "$1.sha256.tmp" "$1.sha256"
+}
+
+# binary_intact FILE [VERSION]: FILE matches its recorded checksum. One built before checksums
+# were recorded is trusted, and sealed, if `FILE --version` names VERSION.
+binary_intact() {
+  local bin=$1 version=${2:-} says
+  [[ -x $bin && -s $bin ]] || return 1
+  if [[ ! -f $bin.sha256 ]]; then
+    [[ -n $version ]] && says=$("$bin" --version 2>/dev/null) && [[ $says == *"$version"* ]] || return 1
+    seal_binary "$bin"
+    return 0
+  fi
+  [[ $(sha256sum "$bin" | cut -d' ' -f1) == "$(<"$bin.sha256")" ]]
+}
+
 binaries_cached() {
-  [[ -x $BIN_DIR/kube-apiserver && -x $BIN_DIR/kube-controller-manager ]] || return 1
+  all_built kube-apiserver kube-controller-manager || return 1
   kubectl_bin >/dev/null || return 1
 }
 
 # ------------------------------------------------------------------- build --
 
-# Are all of these built (in BIN_DIR)?
+# Are all of these built (in BIN_DIR), and intact?
 all_built() {
   local t
   for t in "$@"; do
-    [[ -x $BIN_DIR/$t ]] || return 1
+    binary_intact "$BIN_DIR/$t" "v$K8S_VERSION" || return 1
   done
 }
 
@@ -188,7 +209,7 @@ cmd_build() {
   mkdir -p "$BIN_DIR"
   local t
   for t in "${targets[@]}"; do
-    [[ -x $BIN_DIR/$t ]] && continue
+    all_built "$t" && continue
     log "building $t (first time only, several minutes)"
     local t0=$SECONDS
     if [[ $t == pause ]]; then
@@ -197,6 +218,7 @@ cmd_build() {
       (cd "$src" && go build -p 2 -trimpath -ldflags "$ldflags" -o "$BIN_DIR/$t.tmp" "./cmd/$t") >"$work/build-$t.log" 2>&1
     fi || { tail -n 30 "$work/build-$t.log" >&2; die "building $t failed (full log: $work/build-$t.log)"; }
     mv "$BIN_DIR/$t.tmp" "$BIN_DIR/$t"
+    seal_binary "$BIN_DIR/$t"
     log "built $t in $((SECONDS - t0))s"
   done
   log "kubernetes $K8S_VERSION binaries ready in $BIN_DIR ($((SECONDS - start))s)"
@@ -269,6 +291,20 @@ launch() {
   echo $! >"$(pidfile "$dir" "$comp")"
 }
 
+# How a component this shell launched ended: "exited with status N" or "was killed by signal N".
+how_it_ended() {
+  local pid status=0
+  pid=$(<"$(pidfile "$1" "$2")")
+  wait "$pid" 2>/dev/null || status=$?
+  if ((status == 127)); then
+    echo "exited" # not our child: its status is not ours to read
+  elif ((status > 128)); then
+    echo "was killed by signal $((status - 128))"
+  else
+    echo "exited with status $status"
+  fi
+}
+
 # wait_until DIR COMPONENT SECONDS DESCRIPTION CMD...
 wait_until() {
   local dir=$1 comp=$2 secs=$3 what=$4
@@ -278,7 +314,7 @@ wait_until() {
     if "$@" >/dev/null 2>&1; then
       return 0
     fi
-    component_alive "$dir" "$comp" || fail_component "$dir" "$comp" "$comp exited while waiting for $what"
+    component_alive "$dir" "$comp" || fail_component "$dir" "$comp" "$comp $(how_it_ended "$dir" "$comp") while waiting for $what"
     sleep 0.5
   done
   fail_component "$dir" "$comp" "timed out after ${secs}s waiting for $what"
