@@ -35,9 +35,29 @@ PYTHON=$(command -v python3) || {
 }
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
+# Every installed file still matches the hash pip recorded for it: a cache restored without its
+# large files (Helm's 85 MB library) is installed again, not loaded and crashed on.
+venv_intact() {
+  "$VENV/bin/python" - "$REQUIREMENTS" <<'PY' 2>/dev/null
+import base64, hashlib, re, sys
+from importlib import metadata
+
+for line in open(sys.argv[1]):
+    requirement = re.match(r"\s*([A-Za-z0-9_.-]+)==", line)
+    if not requirement:
+        continue
+    for file in metadata.distribution(requirement.group(1)).files or []:
+        if file.hash is None or file.hash.mode != "sha256":
+            continue
+        digest = hashlib.sha256(file.locate().read_bytes()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != file.hash.value:
+            sys.exit(1)
+PY
+}
+
 stamp="$VENV/.requirements.sha256"
 want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x $VENV/bin/python || ! -f $stamp || $(<"$stamp") != "$want" ]]; then
+if [[ ! -x $VENV/bin/python || ! -f $stamp || $(<"$stamp") != "$want" ]] || ! venv_intact; then
   log "preparing the Python environment in $VENV ($REQUIREMENTS)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV" || die "cannot create a virtualenv with $PYTHON"
