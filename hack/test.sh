@@ -91,9 +91,9 @@ else
 fi
 
 if [[ $# -eq 0 ]]; then
-  log "pytest tests/chart (Helm chart, kustomize, helm install, Argo CD health checks)"
-  PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -p no:cacheprovider tests/chart || status=$?
+  log "pytest tests/chart tests/hack (Helm chart, kustomize, helm install, Argo CD health checks; the hack scripts)"
+  PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -p no:cacheprovider tests/chart tests/hack || status=$?
 else
-  log "a test filter was given: the chart tests (pytest tests/chart) are left out"
+  log "a test filter was given: the Python tests (pytest tests/chart tests/hack) are left out"
 fi
 exit "$status"
