@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench scale -- converge  [N=1000] [PORTAL_LIMIT=120]
 //! cargo bench --bench scale -- overhead  [N=1000]
+//! cargo bench --bench scale -- paas      [N=200] [PORTAL_LIMIT=180] [M=50]
 //! cargo bench --bench scale -- steady    [N=1000]
 //! cargo bench --bench scale -- reaction  [N=10000]
 //! cargo bench --bench scale -- restart   [N=1000]
@@ -28,6 +29,8 @@ use kube::{Api, Client, Config, ResourceExt};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
+#[path = "scale/paas.rs"]
+mod paas;
 #[path = "scale/ways.rs"]
 mod ways;
 
@@ -54,8 +57,9 @@ async fn main() {
         "restart" => restart(number(1, 1000)).await,
         "tenants" => tenants(number(1, 1000), number(2, 10)).await,
         "ways" => ways::ways(number(1, 1000), number(2, 600) as u32).await,
+        "paas" => paas::paas(number(1, 200), number(2, 180) as u32, number(3, 50)).await,
         other => panic!(
-            "unknown scenario {other}: converge, overhead, steady, reaction, restart, tenants, ways"
+            "unknown scenario {other}: converge, overhead, steady, reaction, restart, tenants, ways, paas"
         ),
     }
 }
@@ -663,26 +667,15 @@ impl Bench {
     }
 
     async fn create_databases(&self, count: usize, prefix: &str) {
-        let api = self.api();
         let spec: DatabaseSpec = serde_json::from_value(serde_json::json!({
             "engine": "postgresql", "sku": "db-s-1vcpu-1gb"
         }))
         .unwrap();
-        let mut waves = Vec::new();
-        for worker in 0..16 {
-            let api = api.clone();
-            let spec = spec.clone();
-            let prefix = prefix.to_owned();
-            waves.push(tokio::spawn(async move {
-                for i in (worker..count).step_by(16) {
-                    let db = Database::new(&format!("{prefix}-{i:05}"), spec.clone());
-                    api.create(&PostParams::default(), &db).await.unwrap();
-                }
-            }));
-        }
-        for wave in waves {
-            wave.await.unwrap();
-        }
+        let prefix = prefix.to_owned();
+        create_all(&self.api(), count, move |i| {
+            Database::new(&format!("{prefix}-{i:05}"), spec.clone())
+        })
+        .await;
     }
 
     async fn wait_all_ready(&self, count: usize, timeout: Duration) {
@@ -692,38 +685,16 @@ impl Bench {
     /// Waits until `count` Databases of the bench (any namespace) satisfy `cond`.
     async fn wait_all(&self, count: usize, timeout: Duration, cond: impl Fn(&Database) -> bool) {
         let everywhere: Api<Database> = Api::all(self.client.clone());
-        let deadline = Instant::now() + timeout;
-        loop {
-            let list = everywhere.list(&ListParams::default()).await.unwrap().items;
-            let done = list.iter().filter(|db| cond(db)).count();
-            if done >= count {
-                return;
-            }
-            assert!(Instant::now() < deadline, "only {done} of {count} in time");
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
+        wait_until(&everywhere, timeout, |dbs| {
+            dbs.iter().filter(|db| cond(db)).count() >= count
+        })
+        .await;
     }
 
     /// Waits until at most `count` Databases of the bench (any namespace) are left.
     async fn wait_at_most(&self, count: usize, timeout: Duration) {
         let everywhere: Api<Database> = Api::all(self.client.clone());
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = everywhere
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .len();
-            if left <= count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{left} left, waiting for {count}"
-            );
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
+        wait_until(&everywhere, timeout, |dbs| dbs.len() <= count).await;
     }
 
     /// Deletes everything (the operator still running, so finalizers come off) and the namespace.
@@ -749,6 +720,52 @@ impl Bench {
         let _ = Api::<Namespace>::all(self.client.clone())
             .delete(&self.namespace, &DeleteParams::default())
             .await;
+    }
+}
+
+/// Creates `make(0..count)` through `api`, 16 at a time, as a burst of `kubectl apply` would.
+async fn create_all<K>(
+    api: &Api<K>,
+    count: usize,
+    make: impl Fn(usize) -> K + Send + Sync + 'static,
+) where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Send + Sync + 'static,
+{
+    let make = std::sync::Arc::new(make);
+    let mut workers = Vec::new();
+    for worker in 0..16 {
+        let api = api.clone();
+        let make = make.clone();
+        workers.push(tokio::spawn(async move {
+            for i in (worker..count).step_by(16) {
+                api.create(&PostParams::default(), &make(i)).await.unwrap();
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+}
+
+/// Lists `api` every 2 s until `done` holds for the list.
+async fn wait_until<K>(api: &Api<K>, timeout: Duration, done: impl Fn(&[K]) -> bool)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap().items;
+        if done(&list) {
+            return;
+        }
+        let names: Vec<String> = list.iter().take(3).map(|o| o.name_any()).collect();
+        assert!(
+            Instant::now() < deadline,
+            "not done in time: {} listed, e.g. {names:?}",
+            list.len()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

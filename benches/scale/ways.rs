@@ -7,11 +7,11 @@ use std::time::Duration;
 use htx_operator::api::{WaysDatabase, WaysDatabaseSpec};
 use htx_operator::providers::ways::sim::{Call, KeySpec, Permission, SimConfig, Simulator};
 use htx_operator::sim::stats::RequestCounts;
-use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::{Api, ResourceExt};
+use kube::Api;
+use kube::api::{DeleteParams, ListParams};
 use tokio::time::Instant;
 
-use super::{Bench, is_ready_status, ms, print_calls};
+use super::{Bench, create_all, is_ready_status, ms, print_calls, wait_until};
 
 const KEY: &str = "wk_bench_key";
 const RESYNC: Duration = Duration::from_secs(60);
@@ -69,19 +69,10 @@ pub async fn ways(count: usize, portal_limit: u32) {
 
     let api: Api<WaysDatabase> = Api::namespaced(bench.client.clone(), &bench.namespace);
     let started = Instant::now();
-    let mut creating = Vec::new();
-    for worker in 0..16 {
-        let api = api.clone();
-        creating.push(tokio::spawn(async move {
-            for i in (worker..count).step_by(16) {
-                let db = WaysDatabase::new(&format!("ways-{i:05}"), spec(i));
-                api.create(&PostParams::default(), &db).await.unwrap();
-            }
-        }));
-    }
-    for worker in creating {
-        worker.await.unwrap();
-    }
+    create_all(&api, count, |i| {
+        WaysDatabase::new(&format!("ways-{i:05}"), spec(i))
+    })
+    .await;
     wait_until(&api, Duration::from_secs(3 * 3600), |dbs| {
         dbs.iter()
             .filter(|db| is_ready_status(db.status.as_ref().map(|s| &s.managed)))
@@ -144,24 +135,4 @@ pub async fn ways(count: usize, portal_limit: u32) {
     wait_until(&api, Duration::from_secs(3600), |dbs| dbs.is_empty()).await;
     sim.shutdown().await;
     bench.finish().await;
-}
-
-async fn wait_until(
-    api: &Api<WaysDatabase>,
-    timeout: Duration,
-    done: impl Fn(&[WaysDatabase]) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap().items;
-        if done(&list) {
-            return;
-        }
-        let names: Vec<String> = list.iter().take(3).map(|db| db.name_any()).collect();
-        assert!(
-            Instant::now() < deadline,
-            "not done in time; e.g. {names:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
 }
