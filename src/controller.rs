@@ -23,6 +23,7 @@ use crate::reconcile::{
     self, Bindings, Context, DefaultScope, EventRecorder, Failures, PortalKind, Reconciled,
     ResyncRequests, SecretWatch, Timing, TokenSource, Wake,
 };
+use crate::shutdown::Shutdown;
 
 /// How the operator runs.
 pub struct RunConfig {
@@ -38,6 +39,8 @@ pub struct RunConfig {
     pub concurrency: u16,
     /// This replica's name, as the reporting instance of its Events.
     pub instance: String,
+    /// When to stop: the controllers finish the reconciles under way, then end.
+    pub shutdown: Shutdown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
             namespace,
             context: &context,
             concurrency: config.concurrency,
+            shutdown: &config.shutdown,
         };
         controllers.push(scope.controller::<ProviderConfig>(
             &mut wakes,
@@ -117,7 +121,14 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         }
     }
     tokio::spawn(wakes.run());
-    futures::future::join_all(controllers).await;
+    let abandon = async {
+        config.shutdown.requested().await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        () = abandon => tracing::warn!(grace_s = STOP_GRACE.as_secs(), "reconciles still running after the stop's grace: abandoned"),
+    }
     tracing::info!("htx-operator stopped");
     Ok(())
 }
@@ -134,6 +145,11 @@ fn valid<K: Clone>(event: &watcher::Event<DeserializeGuard<K>>) -> Option<watche
     })
 }
 
+/// How long a stop waits for a kind's first list (see [`stop_once_listed`]); what still runs
+/// after [`STOP_GRACE`] is abandoned, inside a pod's default grace period of 30 s.
+const FIRST_LIST_WAIT: Duration = Duration::from_secs(10);
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
 /// How often Secrets that objects wait on are checked for a new token.
 const SECRET_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -146,6 +162,7 @@ pub struct Scope<'a> {
     namespace: Option<String>,
     context: &'a Arc<Context>,
     concurrency: u16,
+    shutdown: &'a Shutdown,
 }
 
 /// What the controller of one kind needs besides the watch itself (see [`Scope::controller`]).
@@ -234,11 +251,12 @@ impl Scope<'_> {
                 woken,
             ))
         });
+        let stop = stop_once_listed(self.shutdown, reader.clone());
         let controller = Controller::for_stream(objects, reader)
             .with_config(controller::Config::default().concurrency(self.concurrency));
         (wiring.watches)(controller, self)
             .reconcile_on(woken)
-            .shutdown_on_signal()
+            .graceful_shutdown_on(stop)
             .run(
                 |guard, ctx| {
                     crate::metrics::instrument(K::kind(&()), reconcile_guarded(guard, ctx))
@@ -253,6 +271,30 @@ impl Scope<'_> {
             })
             .boxed()
     }
+}
+
+/// The graceful stop of one controller: once asked for, and once its cache was first filled.
+/// A graceful stop cuts the watch off, and a controller whose cache was never filled would wait
+/// for it for ever: a SIGTERM in the first moments after start would hang the process.
+fn stop_once_listed<K>(
+    shutdown: &Shutdown,
+    cache: reflector::Store<K>,
+) -> impl Future<Output = ()> + Send + Sync + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    let requested = shutdown.requested();
+    async move {
+        requested.await;
+        if tokio::time::timeout(FIRST_LIST_WAIT, cache.wait_until_ready())
+            .await
+            .is_err()
+        {
+            tracing::warn!(kind = %K::kind(&()), "stopping before the first list of this kind came");
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 /// Reconciles an object the kind can read; reports one it cannot.

@@ -9,5 +9,6 @@ pub mod leader;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod shutdown;
 pub mod sim;
 pub mod telemetry;

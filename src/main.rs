@@ -16,6 +16,7 @@ use htx_operator::providers::{self, htx};
 use htx_operator::reconcile::DefaultScope;
 use htx_operator::reconcile::credentials::{Defaults, ProviderDefault};
 use htx_operator::reconcile::{Timing, TokenLocation};
+use htx_operator::shutdown::Shutdown;
 use htx_operator::telemetry::{self, Role};
 
 /// jemalloc returns memory to the system after bursts: glibc's malloc kept most of what a wave of
@@ -179,6 +180,10 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("htx-operator: {error}");
         ExitCode::FAILURE
     };
+    let shutdown = match Shutdown::listen() {
+        Ok(shutdown) => shutdown,
+        Err(error) => return fail(format!("cannot listen for SIGTERM and SIGINT: {error}")),
+    };
     let defaults = match defaults(&args) {
         Ok(defaults) => defaults,
         Err(error) => return fail(error),
@@ -208,7 +213,7 @@ async fn run(args: RunArgs) -> ExitCode {
         tracing::info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting to lead");
         tokio::select! {
             leader = Elector::new(client, lease).acquire() => Some(leader),
-            () = shutdown_signal() => return ExitCode::SUCCESS,
+            () = shutdown.requested() => return ExitCode::SUCCESS,
             result = &mut health => return fail(health_stopped(result)),
         }
     } else {
@@ -234,6 +239,7 @@ async fn run(args: RunArgs) -> ExitCode {
         namespaces: args.namespaces,
         concurrency: args.concurrency,
         instance: identity,
+        shutdown,
     };
     let mut leader = leader;
     let keep = async {
@@ -358,15 +364,5 @@ fn health_stopped(result: Result<std::io::Result<()>, tokio::task::JoinError>) -
         Ok(Ok(())) => "the health endpoint stopped".to_owned(),
         Ok(Err(error)) => format!("health endpoint: {error}"),
         Err(error) => format!("health endpoint: {error}"),
-    }
-}
-
-/// SIGTERM (the kubelet stopping the pod) or Ctrl-C.
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler can be installed");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -164,9 +164,14 @@ impl OperatorProcess {
             .status()
             .expect("kill runs");
         assert!(status.success());
-        self.wait_exit(timeout)
-            .await
-            .unwrap_or_else(|| panic!("operator {} ignored SIGTERM for {timeout:?}", self.name))
+        match self.wait_exit(timeout).await {
+            Some(status) => status,
+            None => panic!(
+                "operator {} ignored SIGTERM for {timeout:?}; its log:\n{}",
+                self.name,
+                self.log()
+            ),
+        }
     }
 
     /// The exit status once the process ended by itself, `None` if it still runs after `timeout`.
