@@ -806,3 +806,172 @@ async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
     );
     stack.finish().await;
 }
+
+/// The service's secret bindings at the portal, by variable: (project secret id, binding id).
+fn bindings_of(stack: &Stack, service_id: &str) -> std::collections::BTreeMap<String, String> {
+    stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::SecretBindings)
+        .into_iter()
+        .filter(|b| b["web_service_id"] == service_id)
+        .map(|b| {
+            let text = |field: &str| b[field].as_str().unwrap_or_default().to_owned();
+            (text("alias_key"), text("project_secret_id"))
+        })
+        .collect()
+}
+
+/// A project secret made at the portal (as in its console): its id.
+fn portal_secret(stack: &Stack, project_id: &str, key: &str, scope: &str) -> String {
+    let made = stack
+        .paas()
+        .sim
+        .hooks()
+        .create_out_of_band(
+            Kind::ProjectSecrets,
+            json!({"project_id": project_id, "key": key, "value": "v", "scope": scope}),
+        )
+        .unwrap();
+    made["id"].as_str().unwrap().to_owned()
+}
+
+fn bound_variables(s: &PaasWebService) -> Vec<String> {
+    let status = s.status.as_ref();
+    let bindings = status
+        .map(|s| s.secret_bindings.as_slice())
+        .unwrap_or_default();
+    bindings.iter().map(|b| b.variable.clone()).collect()
+}
+
+/// Secret bindings: one to a project secret of the PaasProject is made at once, one to a secret
+/// that does not exist yet waits (`ProjectSecretMissing`, the first one kept) and is made once
+/// the secret appears; a binding someone else made is left alone; a converged service makes no
+/// more writes; one dropped from the spec is deleted; the binding ids are in status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
+    create(&projects, &project("shop", spec)).await;
+    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    let project_id = project_id(&shop);
+    let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "env": [{"name": "NODE_ENV", "value": "production"}],
+               "secretBindings": [{"secret": "STRIPE_KEY", "as": "STRIPE_SECRET_KEY"},
+                                  {"secret": "MAIL_KEY", "scope": "staging"}]}),
+    );
+    create(&services, &service).await;
+    let waiting = wait_for(&services, "api", "waiting for MAIL_KEY", SHORT, |s| {
+        condition(s, "Synced") == Some(("False".into(), "ProjectSecretMissing".into()))
+            && bound_variables(s) == ["STRIPE_SECRET_KEY"]
+    })
+    .await;
+    let service_id = waiting.status.as_ref().unwrap().managed.id.clone().unwrap();
+    assert_eq!(
+        bindings_of(&stack, &service_id),
+        [("STRIPE_SECRET_KEY".to_owned(), stripe_id.clone())].into()
+    );
+    let other_id = portal_secret(&stack, &project_id, "OTHER", "production");
+    hooks
+        .create_out_of_band(
+            Kind::SecretBindings,
+            json!({"web_service_id": service_id, "project_secret_id": other_id,
+                   "alias_key": "OTHER"}),
+        )
+        .unwrap();
+
+    let mail_id = portal_secret(&stack, &project_id, "MAIL_KEY", "staging");
+    let synced = wait_for(&services, "api", "both bound and in sync", SHORT, |s| {
+        condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+            && bound_variables(s) == ["MAIL_KEY", "STRIPE_SECRET_KEY"]
+    })
+    .await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("MAIL_KEY".to_owned(), mail_id.clone()),
+        ("OTHER".to_owned(), other_id.clone()),
+        ("STRIPE_SECRET_KEY".to_owned(), stripe_id.clone()),
+    ]
+    .into();
+    assert_eq!(bindings_of(&stack, &service_id), expected);
+    let recorded = &synced.status.as_ref().unwrap().secret_bindings;
+    let portal = hooks.resources(Kind::SecretBindings);
+    for binding in recorded {
+        let at_portal = portal.iter().find(|b| b["id"] == binding.id.as_str());
+        assert_eq!(
+            at_portal.map(|b| b["alias_key"].clone()),
+            Some(json!(binding.variable)),
+            "status names the binding by its id"
+        );
+    }
+    assert_eq!(hooks.stats().created(Kind::SecretBindings), 2);
+
+    // Converged: two more looks at the bindings write nothing.
+    let writes = |hooks: &htx_operator::providers::paas::sim::SimHandle| {
+        let stats = hooks.stats();
+        let all = [Kind::SecretBindings, Kind::EnvVars, Kind::WebServices];
+        all.iter()
+            .map(|k| stats.created(*k) + stats.updated(*k) + stats.deleted(*k))
+            .sum::<u64>()
+            + stats.env_updates
+    };
+    let written = writes(&hooks);
+    let route = "/api/web-services/{web_service_id}/secret-bindings";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        writes(&hooks),
+        written,
+        "a converged service writes nothing"
+    );
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"secretBindings": [
+                {"secret": "MAIL_KEY", "scope": "staging"}]}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &services,
+        "api",
+        "the dropped binding forgotten",
+        SHORT,
+        |s| bound_variables(s) == ["MAIL_KEY"],
+    )
+    .await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("MAIL_KEY".to_owned(), mail_id),
+        ("OTHER".to_owned(), other_id),
+    ]
+    .into();
+    assert_eq!(bindings_of(&stack, &service_id), expected);
+    assert_eq!(hooks.stats().deleted(Kind::SecretBindings), 1);
+    stack.finish().await;
+}

@@ -40,7 +40,7 @@ pub use paas_project::{
 };
 pub use paas_web_service::{
     DeployRequest, DeploySpec, DeploymentStatus, EnvVar, EnvVarStatus, PaasWebService,
-    PaasWebServiceSpec, PaasWebServiceStatus,
+    PaasWebServiceSpec, PaasWebServiceStatus, SecretBinding, SecretBindingStatus,
 };
 pub use provider_config::{
     CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,

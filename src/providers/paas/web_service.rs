@@ -1,7 +1,8 @@
 //! PaasWebService: the shared reconcile (the project's id first, one create found again by name
 //! and project) plus what changes in place: its settings (PATCH), `suspend`, the env variables
-//! it lists (each by key: the bulk PUT replaces the whole set), and one deployment per new
-//! `deploy.revision`, recorded before it is asked for and found again after a lost answer.
+//! it lists (each by key: the bulk PUT replaces the whole set), its secret bindings
+//! ([`secret_bindings`](super::secret_bindings)), and one deployment per new `deploy.revision`,
+//! recorded before it is asked for and found again after a lost answer.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -131,6 +132,20 @@ impl PortalKind for PaasWebService {
                 )));
             }
         }
+        let mut variables = std::collections::HashSet::new();
+        for binding in &self.spec.secret_bindings {
+            let variable = binding.variable();
+            if names.contains(variable) {
+                return Err(invalid(format!(
+                    "'{variable}' is in spec.env and bound in spec.secretBindings: the env variable would hide the bound secret; rename one of them"
+                )));
+            }
+            if !variables.insert(variable) {
+                return Err(invalid(format!(
+                    "spec.secretBindings binds '{variable}' twice: keep one"
+                )));
+            }
+        }
         let (min, max) = (self.spec.min_instances, self.spec.max_instances);
         if let (Some(min), Some(max)) = (min, max)
             && min > max
@@ -174,6 +189,7 @@ impl PortalKind for PaasWebService {
     ) -> Result<Converged, Error> {
         let previous = run.status().clone();
         status.env = previous.env.clone();
+        status.secret_bindings = previous.secret_bindings.clone();
         status.deployed_revision = previous.deployed_revision.clone();
         status.deploy_requested = previous.deploy_requested.clone();
         status.latest_deployment = previous.latest_deployment.clone();
@@ -191,6 +207,13 @@ impl PortalKind for PaasWebService {
             });
         }
         let missing = keep_env(run, &paas, &remote.id, status).await?;
+        let unmet = super::secret_bindings::keep(
+            &paas,
+            &run.object.spec,
+            (&remote.id, &remote.project_id),
+            &mut status.secret_bindings,
+        )
+        .await?;
         let waiting = deploy(run, &paas, held, status).await?;
         let latest = paas.deployments(&remote.id).await?;
         status.latest_deployment = latest.first().map(|d| DeploymentStatus {
@@ -198,9 +221,9 @@ impl PortalKind for PaasWebService {
             status: d.status.clone(),
         });
         let mut converged = Converged::default();
+        let mut unsynced = Vec::new();
         if !missing.is_empty() {
-            converged.conditions.push(Wanted::synced(
-                false,
+            unsynced.push((
                 "ValueUnavailable",
                 format!(
                     "{}: those variables keep their last value until it is there",
@@ -208,13 +231,37 @@ impl PortalKind for PaasWebService {
                 ),
             ));
         }
+        if !unmet.missing.is_empty() {
+            unsynced.push((
+                "ProjectSecretMissing",
+                format!(
+                    "the project has no secret {}: bound once it exists (looking again every poll)",
+                    unmet.missing.join(", ")
+                ),
+            ));
+        }
+        if !unmet.taken.is_empty() {
+            unsynced.push((
+                "VariableTaken",
+                format!(
+                    "{} already bound at the portal to another secret by a binding this object did not make: remove that binding",
+                    unmet.taken.join(", ")
+                ),
+            ));
+        }
+        if let Some((reason, _)) = unsynced.first() {
+            let messages: Vec<&str> = unsynced.iter().map(|(_, m)| m.as_str()).collect();
+            converged
+                .conditions
+                .push(Wanted::synced(false, reason, messages.join("; ")));
+        }
         let deploying = status.latest_deployment.as_ref().is_some_and(|d| {
             !matches!(
                 d.status.as_str(),
                 "live" | "failed" | "cancelled" | "superseded"
             )
         });
-        if waiting || deploying {
+        if waiting || deploying || !unmet.missing.is_empty() {
             converged.look_again_within = Some(run.ctx.timing.poll);
         }
         Ok(converged)
