@@ -975,3 +975,121 @@ async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
     assert_eq!(hooks.stats().deleted(Kind::SecretBindings), 1);
     stack.finish().await;
 }
+
+/// The one web service at the portal with id `id`.
+fn service_by_id(stack: &Stack, id: &str) -> Value {
+    let services = stack.paas().sim.hooks().resources(Kind::WebServices);
+    let found = services.into_iter().find(|s| s["id"] == id);
+    found.unwrap_or_else(|| panic!("no web service {id}"))
+}
+
+/// A changed name renames the web service by its id (one PATCH, no create); a name another web
+/// service of the project holds is refused (`AlreadyExists`, no PATCH), one in another project
+/// is not in the way; deleting the object deletes the renamed service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_is_renamed_by_id_unless_another_of_its_project_has_the_name() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    create(&projects, &project("shop", json!({}))).await;
+    create(&projects, &project("lab", json!({}))).await;
+    let shop = wait_for(&projects, "shop", "Ready", SHORT, is_ready).await;
+    let lab = wait_for(&projects, "lab", "Ready", SHORT, is_ready).await;
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000}),
+    );
+    create(&services, &service).await;
+    let ready = wait_for(&services, "api", "Ready", SHORT, is_ready).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let patches = || {
+        hooks
+            .stats()
+            .route_total("PATCH", "/api/web-services/{web_service_id}")
+    };
+    let rename = |name: &'static str| {
+        let services = services.clone();
+        async move {
+            services
+                .patch(
+                    "api",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"externalName": name}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let bound_to = |name: &'static str| {
+        move |s: &PaasWebService| {
+            s.status
+                .as_ref()
+                .and_then(|s| s.managed.external_name.as_deref())
+                == Some(name)
+                && condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+        }
+    };
+    // Another project's web service of the wanted name is not in the way.
+    let foreign = json!({"name": "api-v2", "project_id": project_id(&lab),
+                         "git_repository_url": "https://github.com/acme/lab", "port": 80});
+    hooks
+        .create_out_of_band(Kind::WebServices, foreign)
+        .unwrap();
+    let before = patches();
+    rename("api-v2").await;
+    wait_for(
+        &services,
+        "api",
+        "renamed to api-v2",
+        SHORT,
+        bound_to("api-v2"),
+    )
+    .await;
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v2");
+    assert_eq!(patches() - before, 1, "one PATCH of the name");
+    assert_eq!(
+        hooks.stats().created(Kind::WebServices),
+        1,
+        "no second create"
+    );
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api-v2"), 0);
+
+    let taken = json!({"name": "api-v3", "project_id": project_id(&shop),
+                       "git_repository_url": "https://github.com/acme/other", "port": 80});
+    hooks.create_out_of_band(Kind::WebServices, taken).unwrap();
+    let before = patches();
+    rename("api-v3").await;
+    wait_for(&services, "api", "AlreadyExists", SHORT, |s| {
+        condition(s, "Synced") == Some(("False".into(), "AlreadyExists".into()))
+    })
+    .await;
+    assert_eq!(patches(), before, "nothing sent");
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v2");
+
+    rename("api-v4").await;
+    wait_for(
+        &services,
+        "api",
+        "renamed to api-v4",
+        SHORT,
+        bound_to("api-v4"),
+    )
+    .await;
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v4");
+    services
+        .delete("api", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&services, "api", "deleted", SHORT).await;
+    let left: Vec<Value> = hooks.resources(Kind::WebServices);
+    assert!(left.iter().all(|s| s["id"] != id.as_str()), "{left:?}");
+    assert_eq!(left.len(), 2, "the others are left: {left:?}");
+    for other in left {
+        let id = other["id"].as_str().unwrap();
+        hooks.delete_out_of_band(Kind::WebServices, id).unwrap();
+    }
+    stack.finish().await;
+}

@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{EXTERNAL_NAME_STAYS_BOUND, ManagedSpec, ManagedStatus};
+use super::common::{ManagedSpec, ManagedStatus};
 use super::paas_datastore::{NAME_IS_A_PAAS_LABEL, ProjectRef};
 use super::paas_project::{SecretScope, ValueSource};
 use super::rules::{exactly_one_of, immutable};
@@ -28,7 +28,6 @@ pub const ALIAS_IS_NO_ENV_NAME: (&str, &str) = (
     group = "paas.vinacis.com",
     version = "v1alpha1",
     kind = "PaasWebService",
-    validation = EXTERNAL_NAME_STAYS_BOUND,
     validation = NAME_IS_A_PAAS_LABEL,
     validation = ALIAS_IS_NO_ENV_NAME,
     namespaced,
@@ -50,8 +49,9 @@ pub struct PaasWebServiceSpec {
     ))]
     pub project_ref: ProjectRef,
 
-    /// Its name at the portal. Defaults to `metadata.name` (a DNS label). Cannot change once it
-    /// exists.
+    /// Its name at the portal. Defaults to `metadata.name` (a DNS label). A change renames the
+    /// web service (bound by its id) in place, unless another web service of the project has
+    /// that name (`AlreadyExists`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 63),

@@ -42,6 +42,7 @@ impl PortalKind for PaasWebService {
     const NOUN: &'static str = "web service";
     const NAME_FIELD: &'static str = "spec.externalName";
     const NAMES_UNIQUE: bool = false;
+    const RENAMES_BY_ID: bool = true;
     const CONVERGES_WHEN_FAILED: bool = true;
 
     managed_fields!(PaasWebServiceStatus);
@@ -91,6 +92,17 @@ impl PortalKind for PaasWebService {
             return Err(PortalError::NotFound { message: None });
         };
         Paas(client).delete_service(id).await
+    }
+
+    async fn rename(
+        &self,
+        client: &Session,
+        remote: &portal::WebService,
+        name: &str,
+    ) -> Result<(), PortalError> {
+        let mut body = Map::new();
+        body.insert("name".into(), name.into());
+        Paas(client).update_service(&remote.id, &body).await
     }
 
     const LOOK_UP: Option<LookUp<portal::WebService>> = None;
