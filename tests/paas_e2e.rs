@@ -1093,3 +1093,125 @@ async fn a_web_service_is_renamed_by_id_unless_another_of_its_project_has_the_na
     }
     stack.finish().await;
 }
+
+/// `envPolicy`: with `Merge` (the default) a variable and a binding made at the portal by
+/// someone else stay; with `Exclusive` they are deleted, one DELETE each (never the bulk PUT),
+/// what the spec lists is kept, and a converged service writes nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_does_not_list() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
+    create(&projects, &project("shop", spec)).await;
+    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "env": [{"name": "NODE_ENV", "value": "production"}],
+               "secretBindings": [{"secret": "STRIPE_KEY"}]}),
+    );
+    create(&services, &service).await;
+    let synced = |s: &PaasWebService| {
+        is_ready(s)
+            && condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+            && bound_variables(s) == ["STRIPE_KEY"]
+            && s.status.as_ref().is_some_and(|s| s.env.len() == 1)
+    };
+    let ready = wait_for(&services, "api", "in sync", SHORT, synced).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let other_id = portal_secret(&stack, &project_id(&shop), "OTHER", "production");
+    hooks
+        .create_out_of_band(
+            Kind::EnvVars,
+            json!({"web_service_id": id, "key": "EXTRA", "value": "x"}),
+        )
+        .unwrap();
+    hooks
+        .create_out_of_band(
+            Kind::SecretBindings,
+            json!({"web_service_id": id, "project_secret_id": other_id, "alias_key": "OTHER"}),
+        )
+        .unwrap();
+    let env = || hooks.env(&id).unwrap().into_keys().collect::<Vec<_>>();
+
+    // Merge: two more looks leave them.
+    let route = "/api/web-services/{web_service_id}/env";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(env(), ["EXTRA", "NODE_ENV"]);
+    assert_eq!(bindings_of(&stack, &id).len(), 2);
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"envPolicy": "Exclusive"}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "only what the spec lists", |stack| {
+        env() == ["NODE_ENV"] && bindings_of(stack, &id).len() == 1
+    })
+    .await;
+    assert_eq!(
+        bindings_of(&stack, &id),
+        [("STRIPE_KEY".to_owned(), stripe_id)].into()
+    );
+    let stats = hooks.stats();
+    assert_eq!(
+        stats.route_total("DELETE", "/api/web-services/{web_service_id}/env/{var_id}"),
+        1
+    );
+    assert_eq!(
+        stats.route_total("PUT", "/api/web-services/{web_service_id}/env/bulk"),
+        0
+    );
+    assert_eq!(stats.deleted(Kind::SecretBindings), 1);
+    assert_eq!(stats.created(Kind::SecretBindings), 1);
+
+    let env_writes = || hooks.stats().env_updates;
+    let written = (env_writes(), hooks.stats().deleted(Kind::SecretBindings));
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        (env_writes(), hooks.stats().deleted(Kind::SecretBindings)),
+        written,
+        "a converged service writes nothing"
+    );
+    stack.finish().await;
+}

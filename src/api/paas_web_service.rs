@@ -89,7 +89,8 @@ pub struct PaasWebServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 
-    /// Env variables this object keeps (the portal's other variables are left alone). A value
+    /// Env variables this object keeps (the portal's other variables are left alone, unless
+    /// `envPolicy: Exclusive`). A value
     /// from a Secret follows that Secret. A change reaches the running service at its next
     /// deployment (the portal does not redeploy by itself).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -101,7 +102,7 @@ pub struct PaasWebServiceSpec {
     pub env: Vec<EnvVar>,
 
     /// Project secrets of its project bound to it as env variables (a binding each). Bindings
-    /// this object did not make are left alone.
+    /// this object did not make are left alone (unless `envPolicy: Exclusive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     #[x_kube(validation = (
@@ -109,6 +110,14 @@ pub struct PaasWebServiceSpec {
         "each variable ('as', else 'secret') appears once in spec.secretBindings"
     ))]
     pub secret_bindings: Vec<SecretBinding>,
+
+    /// `Merge` (the default): the variables of `env` and the bindings of `secretBindings` are
+    /// kept, the service's others left alone. `Exclusive`: this object owns the service's whole
+    /// env: variables not in `env` nor bound by `secretBindings`, and bindings this object did
+    /// not make, are deleted (one by one: the bulk PUT would rewrite values it cannot read back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "EnvPolicy")]
+    pub env_policy: Option<EnvPolicy>,
 
     /// Each new `revision` makes exactly one deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +141,16 @@ pub struct EnvVar {
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_from: Option<ValueSource>,
+}
+
+/// Whose the service's env is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum EnvPolicy {
+    /// Only what the spec lists is this object's.
+    #[default]
+    Merge,
+    /// The whole env (variables and bindings) is this object's.
+    Exclusive,
 }
 
 /// A project secret bound to the service as an env variable.

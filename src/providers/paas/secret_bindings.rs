@@ -3,7 +3,7 @@
 //! the portal keeps unique per service) and recorded by id in status; the document has no route
 //! to change a binding, so one pointing elsewhere is deleted and made again.
 
-use crate::api::{PaasWebServiceSpec, SecretBindingStatus};
+use crate::api::{EnvPolicy, PaasWebServiceSpec, SecretBindingStatus};
 use crate::http::{PortalError, Session};
 use crate::reconcile::error::Error;
 
@@ -20,9 +20,9 @@ pub struct Unmet {
 
 /// Brings the bindings the spec lists about (made where missing, made again where they point
 /// to another secret) and removes those this object made that the spec no longer lists.
-/// Bindings this object did not make are left alone, except one to the very secret under the
-/// very variable asked for: that is what a create whose answer was lost leaves, and it is taken
-/// as this object's. `recorded` becomes what this object holds now; a binding whose secret is
+/// Bindings this object did not make are left alone (`exclusive`: deleted), except one to the
+/// very secret under the very variable asked for: that is what a create whose answer was lost
+/// leaves, and it is taken as this object's. `recorded` becomes what this object holds now; a binding whose secret is
 /// missing keeps its record (nothing is lost while waiting for it).
 pub async fn keep(
     paas: &Paas<&Session>,
@@ -31,12 +31,14 @@ pub async fn keep(
     recorded: &mut Vec<SecretBindingStatus>,
 ) -> Result<Unmet, Error> {
     let mut unmet = Unmet::default();
-    if spec.secret_bindings.is_empty() && recorded.is_empty() {
+    let exclusive = spec.env_policy == Some(EnvPolicy::Exclusive);
+    if spec.secret_bindings.is_empty() && recorded.is_empty() && !exclusive {
         return Ok(unmet);
     }
     let listed = paas.bindings(service_id).await?;
     let mut secrets: Option<Vec<ProjectSecret>> = None;
     let mut kept = Vec::new();
+    let mut removed = Vec::new();
     for wanted in &spec.secret_bindings {
         let variable = wanted.variable();
         let scope = wanted.scope();
@@ -68,8 +70,9 @@ pub async fn keep(
         };
         let id = match bound {
             Some(bound) if bound.project_secret_id == secret.id => Some(bound.id.clone()),
-            Some(bound) if record.is_some_and(|r| r.id == bound.id) => {
+            Some(bound) if exclusive || record.is_some_and(|r| r.id == bound.id) => {
                 unbind(paas, service_id, &bound.id).await?;
+                removed.push(bound.id.as_str());
                 bind(paas, service_id, &secret.id, variable).await?
             }
             Some(_) => {
@@ -93,6 +96,15 @@ pub async fn keep(
             .any(|b| b.variable() == dropped.variable);
         if !still && listed.iter().any(|b| b.id == dropped.id) {
             unbind(paas, service_id, &dropped.id).await?;
+            removed.push(dropped.id.as_str());
+        }
+    }
+    if exclusive {
+        for other in &listed {
+            let ours = kept.iter().any(|k| k.id == other.id);
+            if !ours && !removed.contains(&other.id.as_str()) {
+                unbind(paas, service_id, &other.id).await?;
+            }
         }
     }
     kept.sort_by(|a, b| a.variable.cmp(&b.variable));

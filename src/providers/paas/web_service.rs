@@ -1,6 +1,8 @@
 //! PaasWebService: the shared reconcile (the project's id first, one create found again by name
 //! and project) plus what changes in place: its settings (PATCH), `suspend`, the env variables
-//! it lists (each by key: the bulk PUT replaces the whole set), its secret bindings
+//! it lists (each by key, and with `envPolicy: Exclusive` the others deleted one by one: the bulk
+//! PUT may replace the whole set, rewriting secret values the operator cannot read back, see
+//! `client::assumed`), its secret bindings
 //! ([`secret_bindings`](super::secret_bindings)), and one deployment per new `deploy.revision`,
 //! recorded before it is asked for and found again after a lost answer.
 
@@ -10,7 +12,7 @@ use kube::ResourceExt;
 use serde_json::{Map, Value};
 
 use crate::api::{
-    DeployRequest, DeploymentStatus, EnvVar, EnvVarStatus, ManagedStatus, Ownership,
+    DeployRequest, DeploymentStatus, EnvPolicy, EnvVar, EnvVarStatus, ManagedStatus, Ownership,
     PaasWebService, PaasWebServiceStatus, Provider,
 };
 use crate::http::{PortalError, Session};
@@ -256,7 +258,7 @@ impl PortalKind for PaasWebService {
             unsynced.push((
                 "VariableTaken",
                 format!(
-                    "{} already bound at the portal to another secret by a binding this object did not make: remove that binding",
+                    "{} already bound at the portal to another secret by a binding this object did not make: remove that binding, or set envPolicy: Exclusive",
                     unmet.taken.join(", ")
                 ),
             ));
@@ -365,7 +367,8 @@ async fn keep_env(
     status: &mut PaasWebServiceStatus,
 ) -> Result<Vec<String>, Error> {
     let object = run.object;
-    if object.spec.env.is_empty() && status.env.is_empty() {
+    let exclusive = object.spec.env_policy == Some(EnvPolicy::Exclusive);
+    if object.spec.env.is_empty() && status.env.is_empty() && !exclusive {
         return Ok(Vec::new());
     }
     let mut wanted = Vec::new();
@@ -433,10 +436,16 @@ async fn keep_env(
             });
         }
     }
-    for dropped in &status.env {
-        let still = object.spec.env.iter().any(|v| v.name == dropped.name);
-        if !still && listed.iter().any(|v| v.id == dropped.id) {
-            match paas.delete_env(service_id, &dropped.id).await {
+    let listed_by_spec = |key: &str| {
+        let spec = &object.spec;
+        spec.env.iter().any(|v| v.name == key)
+            || spec.secret_bindings.iter().any(|b| b.variable() == key)
+    };
+    for entry in &listed {
+        let made = status.env.iter().any(|v| v.id == entry.id);
+        let dropped = made && !object.spec.env.iter().any(|v| v.name == entry.key);
+        if dropped || (exclusive && !made && !listed_by_spec(&entry.key)) {
+            match paas.delete_env(service_id, &entry.id).await {
                 Ok(()) | Err(PortalError::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             }
