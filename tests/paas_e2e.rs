@@ -806,3 +806,412 @@ async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
     );
     stack.finish().await;
 }
+
+/// The service's secret bindings at the portal, by variable: (project secret id, binding id).
+fn bindings_of(stack: &Stack, service_id: &str) -> std::collections::BTreeMap<String, String> {
+    stack
+        .paas()
+        .sim
+        .hooks()
+        .resources(Kind::SecretBindings)
+        .into_iter()
+        .filter(|b| b["web_service_id"] == service_id)
+        .map(|b| {
+            let text = |field: &str| b[field].as_str().unwrap_or_default().to_owned();
+            (text("alias_key"), text("project_secret_id"))
+        })
+        .collect()
+}
+
+/// A project secret made at the portal (as in its console): its id.
+fn portal_secret(stack: &Stack, project_id: &str, key: &str, scope: &str) -> String {
+    let made = stack
+        .paas()
+        .sim
+        .hooks()
+        .create_out_of_band(
+            Kind::ProjectSecrets,
+            json!({"project_id": project_id, "key": key, "value": "v", "scope": scope}),
+        )
+        .unwrap();
+    made["id"].as_str().unwrap().to_owned()
+}
+
+fn bound_variables(s: &PaasWebService) -> Vec<String> {
+    let status = s.status.as_ref();
+    let bindings = status
+        .map(|s| s.secret_bindings.as_slice())
+        .unwrap_or_default();
+    bindings.iter().map(|b| b.variable.clone()).collect()
+}
+
+/// Secret bindings: one to a project secret of the PaasProject is made at once, one to a secret
+/// that does not exist yet waits (`ProjectSecretMissing`, the first one kept) and is made once
+/// the secret appears; a binding someone else made is left alone; a converged service makes no
+/// more writes; one dropped from the spec is deleted; the binding ids are in status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
+    create(&projects, &project("shop", spec)).await;
+    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    let project_id = project_id(&shop);
+    let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "env": [{"name": "NODE_ENV", "value": "production"}],
+               "secretBindings": [{"secret": "STRIPE_KEY", "as": "STRIPE_SECRET_KEY"},
+                                  {"secret": "MAIL_KEY", "scope": "staging"}]}),
+    );
+    create(&services, &service).await;
+    let waiting = wait_for(&services, "api", "waiting for MAIL_KEY", SHORT, |s| {
+        condition(s, "Synced") == Some(("False".into(), "ProjectSecretMissing".into()))
+            && bound_variables(s) == ["STRIPE_SECRET_KEY"]
+    })
+    .await;
+    let service_id = waiting.status.as_ref().unwrap().managed.id.clone().unwrap();
+    assert_eq!(
+        bindings_of(&stack, &service_id),
+        [("STRIPE_SECRET_KEY".to_owned(), stripe_id.clone())].into()
+    );
+    let other_id = portal_secret(&stack, &project_id, "OTHER", "production");
+    hooks
+        .create_out_of_band(
+            Kind::SecretBindings,
+            json!({"web_service_id": service_id, "project_secret_id": other_id,
+                   "alias_key": "OTHER"}),
+        )
+        .unwrap();
+
+    let mail_id = portal_secret(&stack, &project_id, "MAIL_KEY", "staging");
+    let synced = wait_for(&services, "api", "both bound and in sync", SHORT, |s| {
+        condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+            && bound_variables(s) == ["MAIL_KEY", "STRIPE_SECRET_KEY"]
+    })
+    .await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("MAIL_KEY".to_owned(), mail_id.clone()),
+        ("OTHER".to_owned(), other_id.clone()),
+        ("STRIPE_SECRET_KEY".to_owned(), stripe_id.clone()),
+    ]
+    .into();
+    assert_eq!(bindings_of(&stack, &service_id), expected);
+    let recorded = &synced.status.as_ref().unwrap().secret_bindings;
+    let portal = hooks.resources(Kind::SecretBindings);
+    for binding in recorded {
+        let at_portal = portal.iter().find(|b| b["id"] == binding.id.as_str());
+        assert_eq!(
+            at_portal.map(|b| b["alias_key"].clone()),
+            Some(json!(binding.variable)),
+            "status names the binding by its id"
+        );
+    }
+    assert_eq!(hooks.stats().created(Kind::SecretBindings), 2);
+
+    // Converged: two more looks at the bindings write nothing.
+    let writes = |hooks: &htx_operator::providers::paas::sim::SimHandle| {
+        let stats = hooks.stats();
+        let all = [Kind::SecretBindings, Kind::EnvVars, Kind::WebServices];
+        all.iter()
+            .map(|k| stats.created(*k) + stats.updated(*k) + stats.deleted(*k))
+            .sum::<u64>()
+            + stats.env_updates
+    };
+    let written = writes(&hooks);
+    let route = "/api/web-services/{web_service_id}/secret-bindings";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        writes(&hooks),
+        written,
+        "a converged service writes nothing"
+    );
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"secretBindings": [
+                {"secret": "MAIL_KEY", "scope": "staging"}]}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &services,
+        "api",
+        "the dropped binding forgotten",
+        SHORT,
+        |s| bound_variables(s) == ["MAIL_KEY"],
+    )
+    .await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("MAIL_KEY".to_owned(), mail_id),
+        ("OTHER".to_owned(), other_id),
+    ]
+    .into();
+    assert_eq!(bindings_of(&stack, &service_id), expected);
+    assert_eq!(hooks.stats().deleted(Kind::SecretBindings), 1);
+    stack.finish().await;
+}
+
+/// The one web service at the portal with id `id`.
+fn service_by_id(stack: &Stack, id: &str) -> Value {
+    let services = stack.paas().sim.hooks().resources(Kind::WebServices);
+    let found = services.into_iter().find(|s| s["id"] == id);
+    found.unwrap_or_else(|| panic!("no web service {id}"))
+}
+
+/// A changed name renames the web service by its id (one PATCH, no create); a name another web
+/// service of the project holds is refused (`AlreadyExists`, no PATCH), one in another project
+/// is not in the way; deleting the object deletes the renamed service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_service_is_renamed_by_id_unless_another_of_its_project_has_the_name() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    create(&projects, &project("shop", json!({}))).await;
+    create(&projects, &project("lab", json!({}))).await;
+    let shop = wait_for(&projects, "shop", "Ready", SHORT, is_ready).await;
+    let lab = wait_for(&projects, "lab", "Ready", SHORT, is_ready).await;
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000}),
+    );
+    create(&services, &service).await;
+    let ready = wait_for(&services, "api", "Ready", SHORT, is_ready).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let patches = || {
+        hooks
+            .stats()
+            .route_total("PATCH", "/api/web-services/{web_service_id}")
+    };
+    let rename = |name: &'static str| {
+        let services = services.clone();
+        async move {
+            services
+                .patch(
+                    "api",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"externalName": name}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let bound_to = |name: &'static str| {
+        move |s: &PaasWebService| {
+            s.status
+                .as_ref()
+                .and_then(|s| s.managed.external_name.as_deref())
+                == Some(name)
+                && condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+        }
+    };
+    // Another project's web service of the wanted name is not in the way.
+    let foreign = json!({"name": "api-v2", "project_id": project_id(&lab),
+                         "git_repository_url": "https://github.com/acme/lab", "port": 80});
+    hooks
+        .create_out_of_band(Kind::WebServices, foreign)
+        .unwrap();
+    let before = patches();
+    rename("api-v2").await;
+    wait_for(
+        &services,
+        "api",
+        "renamed to api-v2",
+        SHORT,
+        bound_to("api-v2"),
+    )
+    .await;
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v2");
+    assert_eq!(patches() - before, 1, "one PATCH of the name");
+    assert_eq!(
+        hooks.stats().created(Kind::WebServices),
+        1,
+        "no second create"
+    );
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api-v2"), 0);
+
+    let taken = json!({"name": "api-v3", "project_id": project_id(&shop),
+                       "git_repository_url": "https://github.com/acme/other", "port": 80});
+    hooks.create_out_of_band(Kind::WebServices, taken).unwrap();
+    let before = patches();
+    rename("api-v3").await;
+    wait_for(&services, "api", "AlreadyExists", SHORT, |s| {
+        condition(s, "Synced") == Some(("False".into(), "AlreadyExists".into()))
+    })
+    .await;
+    assert_eq!(patches(), before, "nothing sent");
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v2");
+
+    rename("api-v4").await;
+    wait_for(
+        &services,
+        "api",
+        "renamed to api-v4",
+        SHORT,
+        bound_to("api-v4"),
+    )
+    .await;
+    assert_eq!(service_by_id(&stack, &id)["name"], "api-v4");
+    services
+        .delete("api", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_deletion(&services, "api", "deleted", SHORT).await;
+    let left: Vec<Value> = hooks.resources(Kind::WebServices);
+    assert!(left.iter().all(|s| s["id"] != id.as_str()), "{left:?}");
+    assert_eq!(left.len(), 2, "the others are left: {left:?}");
+    for other in left {
+        let id = other["id"].as_str().unwrap();
+        hooks.delete_out_of_band(Kind::WebServices, id).unwrap();
+    }
+    stack.finish().await;
+}
+
+/// `envPolicy`: with `Merge` (the default) a variable and a binding made at the portal by
+/// someone else stay; with `Exclusive` they are deleted, one DELETE each (never the bulk PUT),
+/// what the spec lists is kept, and a converged service writes nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_does_not_list() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
+    create(&projects, &project("shop", spec)).await;
+    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await;
+    let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "env": [{"name": "NODE_ENV", "value": "production"}],
+               "secretBindings": [{"secret": "STRIPE_KEY"}]}),
+    );
+    create(&services, &service).await;
+    let synced = |s: &PaasWebService| {
+        is_ready(s)
+            && condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+            && bound_variables(s) == ["STRIPE_KEY"]
+            && s.status.as_ref().is_some_and(|s| s.env.len() == 1)
+    };
+    let ready = wait_for(&services, "api", "in sync", SHORT, synced).await;
+    let id = ready.status.as_ref().unwrap().managed.id.clone().unwrap();
+    let other_id = portal_secret(&stack, &project_id(&shop), "OTHER", "production");
+    hooks
+        .create_out_of_band(
+            Kind::EnvVars,
+            json!({"web_service_id": id, "key": "EXTRA", "value": "x"}),
+        )
+        .unwrap();
+    hooks
+        .create_out_of_band(
+            Kind::SecretBindings,
+            json!({"web_service_id": id, "project_secret_id": other_id, "alias_key": "OTHER"}),
+        )
+        .unwrap();
+    let env = || hooks.env(&id).unwrap().into_keys().collect::<Vec<_>>();
+
+    // Merge: two more looks leave them.
+    let route = "/api/web-services/{web_service_id}/env";
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(env(), ["EXTRA", "NODE_ENV"]);
+    assert_eq!(bindings_of(&stack, &id).len(), 2);
+
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"envPolicy": "Exclusive"}})),
+        )
+        .await
+        .unwrap();
+    wait_portal(&stack, "only what the spec lists", |stack| {
+        env() == ["NODE_ENV"] && bindings_of(stack, &id).len() == 1
+    })
+    .await;
+    assert_eq!(
+        bindings_of(&stack, &id),
+        [("STRIPE_KEY".to_owned(), stripe_id)].into()
+    );
+    let stats = hooks.stats();
+    assert_eq!(
+        stats.route_total("DELETE", "/api/web-services/{web_service_id}/env/{var_id}"),
+        1
+    );
+    assert_eq!(
+        stats.route_total("PUT", "/api/web-services/{web_service_id}/env/bulk"),
+        0
+    );
+    assert_eq!(stats.deleted(Kind::SecretBindings), 1);
+    assert_eq!(stats.created(Kind::SecretBindings), 1);
+
+    let env_writes = || hooks.stats().env_updates;
+    let written = (env_writes(), hooks.stats().deleted(Kind::SecretBindings));
+    let looked = hooks.stats().route_total("GET", route);
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while hooks.stats().route_total("GET", route) < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        let at = format!("{:?}", std::time::SystemTime::now());
+        services
+            .patch(
+                "api",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations":
+                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        (env_writes(), hooks.stats().deleted(Kind::SecretBindings)),
+        written,
+        "a converged service writes nothing"
+    );
+    stack.finish().await;
+}

@@ -39,8 +39,8 @@ pub use paas_project::{
     ProjectSecretStatus, SecretKeyRef, SecretScope, ValueSource,
 };
 pub use paas_web_service::{
-    DeployRequest, DeploySpec, DeploymentStatus, EnvVar, EnvVarStatus, PaasWebService,
-    PaasWebServiceSpec, PaasWebServiceStatus,
+    DeployRequest, DeploySpec, DeploymentStatus, EnvPolicy, EnvVar, EnvVarStatus, PaasWebService,
+    PaasWebServiceSpec, PaasWebServiceStatus, SecretBinding, SecretBindingStatus,
 };
 pub use provider_config::{
     CredentialsSecretRef, Provider, ProviderConfig, ProviderConfigSpec, ProviderConfigStatus,

@@ -42,6 +42,7 @@ impl<R> Seen<R> {
         match self {
             Seen::Present(remote) => Remote::Present {
                 id: K::remote_id(remote),
+                name: K::remote_name(remote),
                 deleting: Lifecycle::of(K::remote_state(remote)) == Lifecycle::Deleting,
             },
             Seen::Unlisted => Remote::Unlisted,
@@ -65,6 +66,7 @@ fn object_state<'a, K: PortalKind>(
             can_look_up: K::LOOK_UP.is_some(),
             names_unique: K::NAMES_UNIQUE,
             can_delete: K::CAN_DELETE,
+            can_rename: K::RENAMES_BY_ID && !K::NAMES_UNIQUE,
         },
         ctx.timing.list_lag,
     )
@@ -128,6 +130,12 @@ pub async fn drive<K: PortalKind>(run: &mut Run<'_, K>) -> Result<Action, Error>
             Ok(Action::await_change())
         }
         Decision::Create(mode) => create(run, &state, &recorded, needs_portal(), mode).await,
+        Decision::Rename => {
+            let Seen::Present(remote) = &seen else {
+                unreachable!("a rename needs the remote")
+            };
+            rename(run, &state, needs_portal(), remote).await
+        }
         Decision::Mirror { adopted, observed } => {
             let Seen::Present(remote) = &seen else {
                 unreachable!("mirror needs the remote")
@@ -322,13 +330,7 @@ async fn observe<K: PortalKind>(
     let name = state.lookup_name();
     let bound_id = state.recorded().id.filter(|_| !K::NAMES_UNIQUE);
     let part = object.list_part();
-    let list = || async {
-        let items = K::list(client, part).await?;
-        Ok(items
-            .into_iter()
-            .map(|item| (list_key::<K>(&item).to_owned(), item))
-            .collect())
-    };
+    let list = || listed::<K>(client, part);
     let find = |snapshot: &super::snapshot::Snapshot<K::Remote>| {
         if K::NAMES_UNIQUE {
             return snapshot
@@ -375,6 +377,18 @@ async fn observe<K: PortalKind>(
         .get(key, tokio::time::Instant::now(), list)
         .await?;
     Ok(find(&confirmed))
+}
+
+/// One part of the product's list, each resource under its [`list_key`].
+async fn listed<K: PortalKind>(
+    client: &Session,
+    part: &'static str,
+) -> Result<Vec<(String, K::Remote)>, PortalError> {
+    let items = K::list(client, part).await?;
+    Ok(items
+        .into_iter()
+        .map(|item| (list_key::<K>(&item).to_owned(), item))
+        .collect())
 }
 
 /// What a listed resource is kept under in the shared snapshot: its name, or where names
@@ -508,6 +522,52 @@ async fn create<K: PortalKind>(
             }
         }
     }
+}
+
+/// Renames the object's own resource (bound by id) to the wanted name, unless another resource
+/// that could be taken for it holds that name on a list taken now (the portal would take the
+/// second one: `AlreadyExists`, nothing sent); then records the name. One renamed already (the
+/// record lost to a crash) only has its name recorded.
+async fn rename<K: PortalKind>(
+    run: &mut Run<'_, K>,
+    state: &ObjectState<'_>,
+    client: &Session,
+    remote: &K::Remote,
+) -> Result<Action, Error> {
+    let object = run.object;
+    let name = state.desired().name.to_owned();
+    K::check_name(&name)?;
+    let before = K::remote_name(remote).to_owned();
+    if before != name {
+        let part = object.list_part();
+        let now = tokio::time::Instant::now();
+        let snapshots = K::snapshots(run.ctx);
+        let fresh = snapshots
+            .get(snapshot_key(client, part), now, || {
+                listed::<K>(client, part)
+            })
+            .await?;
+        let ours = K::remote_id(remote);
+        let taken = fresh
+            .by_name
+            .values()
+            .any(|other| K::remote_id(other) != ours && object.is_candidate(other, &name));
+        if taken {
+            return Err(Error::AlreadyExists {
+                name,
+                taken: super::plan::Taken::RenameTarget,
+            });
+        }
+        client.reserve_write().await;
+        object.rename(client, remote, &name).await?;
+        snapshots.outdate(snapshot_key(client, part)).await;
+        let note = format!("renamed the portal {} '{before}' to '{name}'", K::NOUN);
+        run.publish(false, "Renamed", note).await;
+    }
+    let mut managed = run.status().managed().clone();
+    managed.external_name = Some(name);
+    write_managed(run, managed).await?;
+    Ok(Action::requeue(run.ctx.timing.poll))
 }
 
 async fn mirror<K: PortalKind>(

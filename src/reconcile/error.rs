@@ -81,6 +81,11 @@ fn already_exists(name: &str, taken: Taken) -> String {
         Taken::IntentExpired => {
             "appeared long after this object asked for a create whose answer never came, so it cannot be told to be that one"
         }
+        Taken::RenameTarget => {
+            return format!(
+                "another portal resource is named '{name}' beside this object's, so this object's is not renamed to it (the portal would hold two of that name): pick another spec.externalName, or remove or rename that one at the portal"
+            );
+        }
         Taken::Several => {
             return format!(
                 "several portal resources are named '{name}' and none was created by this object, so none can be taken over: pick another spec.externalName, or remove the extra ones at the portal"

@@ -102,6 +102,22 @@ pub trait PortalKind:
     /// always leaves the resource in place, with an Event saying so, and `delete` is never called.
     const CAN_DELETE: bool = true;
 
+    /// The portal renames the resource by its id ([`Self::rename`]): a changed name of an object
+    /// bound by id (only where names repeat) is applied in place, unless another resource that
+    /// [`Self::is_candidate`] for the new name exists; without it a changed name is refused.
+    const RENAMES_BY_ID: bool = false;
+
+    /// Renames `remote` to `name` (only called where [`Self::RENAMES_BY_ID`]).
+    fn rename(
+        &self,
+        client: &Session,
+        remote: &Self::Remote,
+        name: &str,
+    ) -> impl Future<Output = Result<(), PortalError>> + Send {
+        let _ = (client, remote, name);
+        async { unreachable!("only kinds that rename by id are asked to") }
+    }
+
     /// [`Self::converge`] runs for a resource the portal reports failed too (a web service whose
     /// deployment failed is mended by a new one).
     const CONVERGES_WHEN_FAILED: bool = false;

@@ -43,6 +43,8 @@ pub struct Capabilities {
     pub names_unique: bool,
     /// A delete route exists: without one, deleting an object always orphans its resource.
     pub can_delete: bool,
+    /// A resource is renamed by its id (see `PortalKind::RENAMES_BY_ID`).
+    pub can_rename: bool,
 }
 
 /// The parts of an object the decision reads.
@@ -99,6 +101,7 @@ impl<'a> ObjectState<'a> {
             has_finalizer: self.has_finalizer,
             can_look_up: self.capabilities.can_look_up,
             names_unique: self.capabilities.names_unique,
+            can_rename: self.capabilities.can_rename,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Desired<'a> {
     /// names shared freely: PaaS), a create whose outcome is unknown is never sent again, and
     /// several resources under the name are never chosen between.
     pub names_unique: bool,
+    /// The portal renames a resource by its id: a changed name of an object bound by id is
+    /// applied in place instead of being refused.
+    pub can_rename: bool,
 }
 
 /// What the object's status recorded of earlier reconciles.
@@ -82,9 +85,13 @@ impl Recorded<'_> {
 /// What the portal showed of the wanted name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Remote<'a> {
-    /// Listed, or found by name: it exists, with this id. `deleting`: its state says it is on
-    /// its way out.
-    Present { id: &'a str, deleting: bool },
+    /// Listed, or found by name: it exists, with this id and name. `deleting`: its state says
+    /// it is on its way out.
+    Present {
+        id: &'a str,
+        name: &'a str,
+        deleting: bool,
+    },
     /// Not in a list. A hint only: lists lag behind writes and may be partial.
     Unlisted,
     /// The portal answered 404 for the name: it does not exist.
@@ -134,6 +141,8 @@ pub enum Taken {
     IntentExpired,
     /// Several resources go by the name: none can be taken over, and none is this object's.
     Several,
+    /// Another resource holds the name this object's would be renamed to.
+    RenameTarget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +155,10 @@ pub enum Decision {
     Paused,
     /// The wanted name differs from the one the object is bound to.
     NameChanged,
+    /// The resource is this object's, bound by id, and its name (at the portal, or as
+    /// recorded) is not the wanted one: rename it (unless another resource holds that name),
+    /// then record the name.
+    Rename,
     /// Put the finalizer on before the portal resource can exist.
     AddFinalizer,
     Create(CreateMode),
@@ -188,6 +201,7 @@ pub fn decide(desired: &Desired, recorded: &Recorded, remote: Option<Remote>) ->
         && recorded
             .bound_name
             .is_some_and(|bound| bound != desired.name)
+        && !renames(desired, recorded)
     {
         return Decision::NameChanged;
     }
@@ -205,6 +219,15 @@ pub fn decide(desired: &Desired, recorded: &Recorded, remote: Option<Remote>) ->
     }
 }
 
+/// The object may rename its resource: it manages one it holds, bound by id, at a portal that
+/// renames by id.
+fn renames(desired: &Desired, recorded: &Recorded) -> bool {
+    desired.can_rename
+        && desired.policy == ManagementPolicy::Manage
+        && recorded.owns()
+        && recorded.id.is_some()
+}
+
 fn decide_managed(desired: &Desired, recorded: &Recorded, remote: Remote) -> Decision {
     let mirror = Decision::Mirror {
         adopted: false,
@@ -214,10 +237,17 @@ fn decide_managed(desired: &Desired, recorded: &Recorded, remote: Remote) -> Dec
         return recover_by_name(recorded, remote);
     }
     match remote {
-        Remote::Present { id, .. } => {
+        Remote::Present { id, name, .. } => {
             if recorded.owns() {
                 match recorded.id {
                     Some(bound) if bound != id => Decision::AlreadyExists(Taken::Replaced),
+                    Some(_)
+                        if renames(desired, recorded)
+                            && (name != desired.name
+                                || recorded.bound_name != Some(desired.name)) =>
+                    {
+                        Decision::Rename
+                    }
                     _ => mirror,
                 }
             } else if recorded.claims() {
@@ -412,6 +442,7 @@ mod tests {
             has_finalizer: true,
             can_look_up: true,
             names_unique: true,
+            can_rename: false,
         }
     }
 
@@ -479,20 +510,30 @@ mod tests {
     ];
     const OURS: Remote = Remote::Present {
         id: "id-1",
+        name: "app",
         deleting: false,
     };
     const OURS_DELETING: Remote = Remote::Present {
         id: "id-1",
+        name: "app",
         deleting: true,
+    };
+    /// Ours, renamed at the portal by someone.
+    const OURS_RENAMED: Remote = Remote::Present {
+        id: "id-1",
+        name: "renamed",
+        deleting: false,
     };
     const OTHER: Remote = Remote::Present {
         id: "id-2",
+        name: "app",
         deleting: false,
     };
-    const REMOTES: [Option<Remote<'static>>; 7] = [
+    const REMOTES: [Option<Remote<'static>>; 8] = [
         None,
         Some(OURS),
         Some(OURS_DELETING),
+        Some(OURS_RENAMED),
         Some(OTHER),
         Some(Remote::Unlisted),
         Some(Remote::Gone),
@@ -504,7 +545,7 @@ mod tests {
         let mut states = Vec::new();
         for policy in [Manage, Observe] {
             for deletion in [Delete, Orphan] {
-                for flags in 0..64u8 {
+                for flags in 0..=255u8 {
                     let desired = Desired {
                         policy,
                         deletion,
@@ -514,7 +555,8 @@ mod tests {
                         has_finalizer: flags & 8 != 0,
                         can_look_up: flags & 16 != 0,
                         names_unique: flags & 32 == 0,
-                        ..desired()
+                        can_rename: flags & 64 != 0,
+                        name: if flags & 128 != 0 { "other" } else { "app" },
                     };
                     for recorded in RECORDS {
                         for remote in REMOTES {
@@ -635,6 +677,35 @@ mod tests {
             }
             if matches!(decision, Decision::WaitListed | Decision::WaitDeleted) {
                 assert!(is_ours(&recorded), "{context}");
+            }
+            if decision == Decision::Rename {
+                assert!(desired.can_rename, "{context}");
+                assert_eq!(desired.policy, Manage, "Observe never renames: {context}");
+                assert!(!desired.deleting && !desired.paused, "{context}");
+                assert!(desired.has_finalizer, "{context}");
+                assert!(
+                    matches!(
+                        recorded.ownership,
+                        Some(Ownership::Created | Ownership::Adopted)
+                    ),
+                    "only its own is renamed: {context}"
+                );
+                assert!(
+                    matches!(remote, Some(Remote::Present { id, .. }) if recorded.id == Some(id)),
+                    "renamed by its recorded id only: {context}"
+                );
+            }
+            if decision == Decision::NameChanged {
+                assert!(
+                    !desired.can_rename
+                        || desired.policy == Observe
+                        || recorded.id.is_none()
+                        || !matches!(
+                            recorded.ownership,
+                            Some(Ownership::Created | Ownership::Adopted)
+                        ),
+                    "a resource bound by id is renamed, not refused: {context}"
+                );
             }
             if decision == Decision::Release(Release::NothingHeld) {
                 assert!(!is_ours(&recorded), "{context}");
@@ -1003,6 +1074,69 @@ mod tests {
             decide(&renamed, &refused_before, Some(Remote::Unlisted)),
             Decision::Create(CreateMode::Fresh),
             "a name nothing was created under may still change"
+        );
+    }
+
+    #[test]
+    fn where_the_portal_renames_by_id_a_held_resource_is_renamed() {
+        let renaming = Desired {
+            name: "other",
+            can_rename: true,
+            names_unique: false,
+            can_look_up: false,
+            ..desired()
+        };
+        assert_eq!(decide(&renaming, &CREATED, None), Decision::Observe);
+        assert_eq!(decide(&renaming, &CREATED, Some(OURS)), Decision::Rename);
+        assert_eq!(decide(&renaming, &ADOPTED, Some(OURS)), Decision::Rename);
+        let renamed_at_portal = Remote::Present {
+            id: "id-1",
+            name: "other",
+            deleting: false,
+        };
+        assert_eq!(
+            decide(&renaming, &CREATED, Some(renamed_at_portal)),
+            Decision::Rename,
+            "renamed, the name not recorded yet (a crash in between): recorded now"
+        );
+        let bound_to_other = Recorded {
+            bound_name: Some("other"),
+            ..CREATED
+        };
+        assert_eq!(
+            decide(&renaming, &bound_to_other, Some(renamed_at_portal)),
+            Decision::Mirror {
+                adopted: false,
+                observed: false
+            }
+        );
+        let as_asked = Desired {
+            name: "app",
+            ..renaming
+        };
+        assert_eq!(
+            decide(&as_asked, &CREATED, Some(OURS_RENAMED)),
+            Decision::Rename,
+            "a name changed at the portal is set back"
+        );
+        assert_eq!(
+            decide(&renaming, &CREATED, Some(OTHER)),
+            Decision::AlreadyExists(Taken::Replaced)
+        );
+        for held in [PENDING, ACCEPTED, OBSERVED] {
+            assert_eq!(
+                decide(&renaming, &held, Some(OURS)),
+                Decision::NameChanged,
+                "{held:?}: no id of its own to rename by"
+            );
+        }
+        let observing = Desired {
+            policy: Observe,
+            ..renaming
+        };
+        assert_eq!(
+            decide(&observing, &CREATED, Some(OURS)),
+            Decision::NameChanged
         );
     }
 

@@ -7,6 +7,7 @@ pub mod client;
 mod datastore;
 mod parent;
 mod project;
+mod secret_bindings;
 pub mod sim;
 mod values;
 mod web_service;

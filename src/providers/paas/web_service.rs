@@ -1,7 +1,10 @@
 //! PaasWebService: the shared reconcile (the project's id first, one create found again by name
 //! and project) plus what changes in place: its settings (PATCH), `suspend`, the env variables
-//! it lists (each by key: the bulk PUT replaces the whole set), and one deployment per new
-//! `deploy.revision`, recorded before it is asked for and found again after a lost answer.
+//! it lists (each by key, and with `envPolicy: Exclusive` the others deleted one by one: the bulk
+//! PUT may replace the whole set, rewriting secret values the operator cannot read back, see
+//! `client::assumed`), its secret bindings
+//! ([`secret_bindings`](super::secret_bindings)), and one deployment per new `deploy.revision`,
+//! recorded before it is asked for and found again after a lost answer.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -9,7 +12,7 @@ use kube::ResourceExt;
 use serde_json::{Map, Value};
 
 use crate::api::{
-    DeployRequest, DeploymentStatus, EnvVar, EnvVarStatus, ManagedStatus, Ownership,
+    DeployRequest, DeploymentStatus, EnvPolicy, EnvVar, EnvVarStatus, ManagedStatus, Ownership,
     PaasWebService, PaasWebServiceStatus, Provider,
 };
 use crate::http::{PortalError, Session};
@@ -41,6 +44,7 @@ impl PortalKind for PaasWebService {
     const NOUN: &'static str = "web service";
     const NAME_FIELD: &'static str = "spec.externalName";
     const NAMES_UNIQUE: bool = false;
+    const RENAMES_BY_ID: bool = true;
     const CONVERGES_WHEN_FAILED: bool = true;
 
     managed_fields!(PaasWebServiceStatus);
@@ -92,6 +96,17 @@ impl PortalKind for PaasWebService {
         Paas(client).delete_service(id).await
     }
 
+    async fn rename(
+        &self,
+        client: &Session,
+        remote: &portal::WebService,
+        name: &str,
+    ) -> Result<(), PortalError> {
+        let mut body = Map::new();
+        body.insert("name".into(), name.into());
+        Paas(client).update_service(&remote.id, &body).await
+    }
+
     const LOOK_UP: Option<LookUp<portal::WebService>> = None;
 
     fn is_candidate(&self, remote: &portal::WebService, name: &str) -> bool {
@@ -128,6 +143,20 @@ impl PortalKind for PaasWebService {
                 return Err(invalid(format!(
                     "spec.env names '{}' twice: keep one",
                     var.name
+                )));
+            }
+        }
+        let mut variables = std::collections::HashSet::new();
+        for binding in &self.spec.secret_bindings {
+            let variable = binding.variable();
+            if names.contains(variable) {
+                return Err(invalid(format!(
+                    "'{variable}' is in spec.env and bound in spec.secretBindings: the env variable would hide the bound secret; rename one of them"
+                )));
+            }
+            if !variables.insert(variable) {
+                return Err(invalid(format!(
+                    "spec.secretBindings binds '{variable}' twice: keep one"
                 )));
             }
         }
@@ -174,6 +203,7 @@ impl PortalKind for PaasWebService {
     ) -> Result<Converged, Error> {
         let previous = run.status().clone();
         status.env = previous.env.clone();
+        status.secret_bindings = previous.secret_bindings.clone();
         status.deployed_revision = previous.deployed_revision.clone();
         status.deploy_requested = previous.deploy_requested.clone();
         status.latest_deployment = previous.latest_deployment.clone();
@@ -191,6 +221,13 @@ impl PortalKind for PaasWebService {
             });
         }
         let missing = keep_env(run, &paas, &remote.id, status).await?;
+        let unmet = super::secret_bindings::keep(
+            &paas,
+            &run.object.spec,
+            (&remote.id, &remote.project_id),
+            &mut status.secret_bindings,
+        )
+        .await?;
         let waiting = deploy(run, &paas, held, status).await?;
         let latest = paas.deployments(&remote.id).await?;
         status.latest_deployment = latest.first().map(|d| DeploymentStatus {
@@ -198,9 +235,9 @@ impl PortalKind for PaasWebService {
             status: d.status.clone(),
         });
         let mut converged = Converged::default();
+        let mut unsynced = Vec::new();
         if !missing.is_empty() {
-            converged.conditions.push(Wanted::synced(
-                false,
+            unsynced.push((
                 "ValueUnavailable",
                 format!(
                     "{}: those variables keep their last value until it is there",
@@ -208,13 +245,37 @@ impl PortalKind for PaasWebService {
                 ),
             ));
         }
+        if !unmet.missing.is_empty() {
+            unsynced.push((
+                "ProjectSecretMissing",
+                format!(
+                    "the project has no secret {}: bound once it exists (looking again every poll)",
+                    unmet.missing.join(", ")
+                ),
+            ));
+        }
+        if !unmet.taken.is_empty() {
+            unsynced.push((
+                "VariableTaken",
+                format!(
+                    "{} already bound at the portal to another secret by a binding this object did not make: remove that binding, or set envPolicy: Exclusive",
+                    unmet.taken.join(", ")
+                ),
+            ));
+        }
+        if let Some((reason, _)) = unsynced.first() {
+            let messages: Vec<&str> = unsynced.iter().map(|(_, m)| m.as_str()).collect();
+            converged
+                .conditions
+                .push(Wanted::synced(false, reason, messages.join("; ")));
+        }
         let deploying = status.latest_deployment.as_ref().is_some_and(|d| {
             !matches!(
                 d.status.as_str(),
                 "live" | "failed" | "cancelled" | "superseded"
             )
         });
-        if waiting || deploying {
+        if waiting || deploying || !unmet.missing.is_empty() {
             converged.look_again_within = Some(run.ctx.timing.poll);
         }
         Ok(converged)
@@ -306,7 +367,8 @@ async fn keep_env(
     status: &mut PaasWebServiceStatus,
 ) -> Result<Vec<String>, Error> {
     let object = run.object;
-    if object.spec.env.is_empty() && status.env.is_empty() {
+    let exclusive = object.spec.env_policy == Some(EnvPolicy::Exclusive);
+    if object.spec.env.is_empty() && status.env.is_empty() && !exclusive {
         return Ok(Vec::new());
     }
     let mut wanted = Vec::new();
@@ -374,10 +436,16 @@ async fn keep_env(
             });
         }
     }
-    for dropped in &status.env {
-        let still = object.spec.env.iter().any(|v| v.name == dropped.name);
-        if !still && listed.iter().any(|v| v.id == dropped.id) {
-            match paas.delete_env(service_id, &dropped.id).await {
+    let listed_by_spec = |key: &str| {
+        let spec = &object.spec;
+        spec.env.iter().any(|v| v.name == key)
+            || spec.secret_bindings.iter().any(|b| b.variable() == key)
+    };
+    for entry in &listed {
+        let made = status.env.iter().any(|v| v.id == entry.id);
+        let dropped = made && !object.spec.env.iter().any(|v| v.name == entry.key);
+        if dropped || (exclusive && !made && !listed_by_spec(&entry.key)) {
+            match paas.delete_env(service_id, &entry.id).await {
                 Ok(()) | Err(PortalError::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             }

@@ -18,6 +18,13 @@
 //! - **Probe.** `GET /api/projects` is taken as readable by any valid key.
 //! - **Secret values.** They read masked: the operator never reads one back, nor calls the
 //!   reveal routes. What it wrote is known by a keyed hash kept in status.
+//! - **Env bulk PUT.** The document does not say whether `PUT …/env/bulk` replaces the set or
+//!   merges into it, and a secret value reads masked: the operator never calls it. It writes
+//!   each variable by key, and with `envPolicy: Exclusive` deletes the others one DELETE each.
+//! - **Secret bindings.** A binding is listed with `id`, `project_secret_id` and `alias_key`;
+//!   there is no route to change one, so one to change is deleted and made again. Nothing says
+//!   whether a second binding of a variable is refused or made: the operator never sends one
+//!   while the list shows the variable bound.
 
 //! - **Data stores.** The document gives the routes of databases and redis but no bodies. A
 //!   create sends `name`, `project_id` and the object's `parameters` as they are; the settings

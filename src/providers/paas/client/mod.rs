@@ -7,7 +7,7 @@ mod routes;
 
 pub use model::{
     AccessKey, Bucket, Datastore, Deployment, EnvEntry, NewProject, NewSecret, Project,
-    ProjectSecret, WebService,
+    ProjectSecret, SecretBinding, WebService,
 };
 pub use routes::{Flavor, Route};
 
@@ -297,6 +297,37 @@ impl<S: Borrow<Session>> Paas<S> {
         let endpoint = Route::DeleteEnv.endpoint();
         self.session()
             .delete(&endpoint, &endpoint.path(&[service_id, var_id]))
+            .await
+    }
+
+    pub async fn bindings(&self, service_id: &str) -> Result<Vec<SecretBinding>, PortalError> {
+        self.list(Route::ListBindings, &[service_id]).await
+    }
+
+    /// Sent once (repeated only when it certainly did not arrive): whether a second binding of
+    /// a variable would be made is not documented; after a lost answer the list tells.
+    pub async fn bind(
+        &self,
+        service_id: &str,
+        project_secret_id: &str,
+        alias_key: &str,
+    ) -> Result<Option<SecretBinding>, PortalError> {
+        let body =
+            serde_json::json!({"project_secret_id": project_secret_id, "alias_key": alias_key});
+        self.write(
+            Route::CreateBinding,
+            &[service_id],
+            Some(&body),
+            CreateRetry::WhenNotApplied,
+        )
+        .await
+    }
+
+    /// A binding already gone answers `NotFound`, which callers treat as done.
+    pub async fn unbind(&self, service_id: &str, binding_id: &str) -> Result<(), PortalError> {
+        let endpoint = Route::DeleteBinding.endpoint();
+        self.session()
+            .delete(&endpoint, &endpoint.path(&[service_id, binding_id]))
             .await
     }
 

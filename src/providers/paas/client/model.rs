@@ -126,6 +126,16 @@ pub struct EnvEntry {
     pub key: String,
 }
 
+/// A secret binding as listed: a project secret bound to a service under an env variable.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SecretBinding {
+    pub id: String,
+    #[serde(default)]
+    pub project_secret_id: String,
+    #[serde(default)]
+    pub alias_key: String,
+}
+
 /// A bucket (read from the list: there is no route for one).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Bucket {

@@ -30,6 +30,9 @@ pub enum Route {
     CreateEnv,
     UpdateEnv,
     DeleteEnv,
+    ListBindings,
+    CreateBinding,
+    DeleteBinding,
     ListBuckets,
     CreateBucket,
     UpdateBucket,
@@ -47,7 +50,7 @@ pub enum Flavor {
 }
 
 impl Route {
-    pub const ALL: [Route; 39] = [
+    pub const ALL: [Route; 42] = [
         Route::ListBuckets,
         Route::CreateBucket,
         Route::UpdateBucket,
@@ -67,6 +70,9 @@ impl Route {
         Route::CreateEnv,
         Route::UpdateEnv,
         Route::DeleteEnv,
+        Route::ListBindings,
+        Route::CreateBinding,
+        Route::DeleteBinding,
         Route::ListProjects,
         Route::CreateProject,
         Route::ListSecrets,
@@ -102,6 +108,8 @@ impl Route {
         const DEPLOYMENTS: &str = "/api/web-services/{web_service_id}/deployments";
         const ENV: &str = "/api/web-services/{web_service_id}/env";
         const ENV_VAR: &str = "/api/web-services/{web_service_id}/env/{var_id}";
+        const BINDINGS: &str = "/api/web-services/{web_service_id}/secret-bindings";
+        const BINDING: &str = "/api/web-services/{web_service_id}/secret-bindings/{binding_id}";
         const BUCKETS: &str = "/api/storage/buckets";
         const BUCKET: &str = "/api/storage/buckets/{bucket_id}";
         const KEYS: &str = "/api/storage/keys";
@@ -132,6 +140,9 @@ impl Route {
             CreateEnv => Endpoint::new(Verb::Post, ENV, Access::Create),
             UpdateEnv => Endpoint::new(Verb::Patch, ENV_VAR, Access::Update),
             DeleteEnv => Endpoint::new(Verb::Delete, ENV_VAR, Access::Delete),
+            ListBindings => Endpoint::new(Verb::Get, BINDINGS, Access::Read),
+            CreateBinding => Endpoint::new(Verb::Post, BINDINGS, Access::Create),
+            DeleteBinding => Endpoint::new(Verb::Delete, BINDING, Access::Delete),
             ListBuckets => Endpoint::new(Verb::Get, BUCKETS, Access::Read),
             CreateBucket => Endpoint::new(Verb::Post, BUCKETS, Access::Create),
             UpdateBucket => Endpoint::new(Verb::Patch, BUCKET, Access::Update),
