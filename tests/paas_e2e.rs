@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use htx_operator::api::{PaasBucket, PaasDatabase, PaasProject, PaasRedis, PaasWebService};
-use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig};
+use htx_operator::providers::paas::sim::{AfterEffect, Armed, Call, Kind, SimConfig, SimHandle};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -20,7 +20,10 @@ const SHORT: Duration = Duration::from_secs(60);
 const SECRETS_ROUTE: &str = "/api/projects/{project_id}/secrets";
 
 /// Asks for a resync now (any new value of the annotation).
-async fn request_resync(api: &Api<PaasProject>, name: &str) {
+async fn request_resync<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let at = format!("{:?}", std::time::SystemTime::now());
     api.patch(
         name,
@@ -30,6 +33,22 @@ async fn request_resync(api: &Api<PaasProject>, name: &str) {
     )
     .await
     .unwrap();
+}
+
+/// Asks `name` for resyncs until the simulator counted two more `GET`s of `route`: two more
+/// looks of a converged object, after which its writes can be compared with those before.
+async fn two_more_looks<K>(api: &Api<K>, name: &str, hooks: &SimHandle, route: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let looks = || hooks.stats().route_total("GET", route);
+    let looked = looks();
+    let deadline = tokio::time::Instant::now() + SHORT;
+    while looks() < looked + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no more looks");
+        request_resync(api, name).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn paas_stack(extra_args: &[&str]) -> Stack {
@@ -164,14 +183,7 @@ async fn a_project_is_made_once_keeps_its_secrets_and_is_orphaned_on_deletion() 
     })
     .await;
     // Two more looks at the project's secrets (each resync and poll makes one) write nothing.
-    let looks = || hooks.stats().route_total("GET", SECRETS_ROUTE);
-    let looked = looks();
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while looks() < looked + 2 {
-        request_resync(&api, "shop").await;
-        assert!(tokio::time::Instant::now() < deadline, "no more looks");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(&api, "shop", hooks, SECRETS_ROUTE).await;
     assert_eq!(
         hooks.stats().updated(Kind::ProjectSecrets) - updates_before,
         1,
@@ -617,7 +629,7 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
         0,
         "the create's deployment is the first"
     );
-    let env = |hooks: &htx_operator::providers::paas::sim::SimHandle| hooks.env(&id).unwrap();
+    let env = |hooks: &SimHandle| hooks.env(&id).unwrap();
     assert_eq!(env(&hooks)["NODE_ENV"], "production");
     assert_eq!(env(&hooks)["DATABASE_URL"], "postgres://one");
 
@@ -637,27 +649,13 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
         hash(s).is_some() && hash(s) != before
     })
     .await;
-    let looks = || {
-        hooks
-            .stats()
-            .route_total("GET", "/api/web-services/{web_service_id}/env")
-    };
-    let looked = looks();
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while looks() < looked + 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no more looks");
-        let at = format!("{:?}", std::time::SystemTime::now());
-        services
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations":
-                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(
+        &services,
+        "api",
+        &hooks,
+        "/api/web-services/{web_service_id}/env",
+    )
+    .await;
     assert_eq!(
         hooks.stats().env_updates - updates,
         1,
@@ -713,25 +711,7 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
     stack.kill_operator().await;
     stack.start_operator();
     let route = "/api/web-services/{web_service_id}/deployments";
-    let looked = hooks.stats().route_total("GET", route);
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while hooks.stats().route_total("GET", route) < looked + 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the restarted operator never looked"
-        );
-        let at = format!("{:?}", std::time::SystemTime::now());
-        services
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations":
-                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(&services, "api", &hooks, route).await;
     assert_eq!(hooks.stats().deployments, 1, "none more after a restart");
     stack.finish().await;
 }
@@ -845,6 +825,17 @@ fn bound_variables(s: &PaasWebService) -> Vec<String> {
     bindings.iter().map(|b| b.variable.clone()).collect()
 }
 
+/// The PaasProject "shop" with one project secret, STRIPE_KEY (production), once it is made.
+async fn shop_with_a_secret(stack: &Stack) -> PaasProject {
+    let projects = stack.api::<PaasProject>();
+    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
+    create(&projects, &project("shop", spec)).await;
+    wait_for(&projects, "shop", "its secret made", SHORT, |p| {
+        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
+    })
+    .await
+}
+
 /// Secret bindings: one to a project secret of the PaasProject is made at once, one to a secret
 /// that does not exist yet waits (`ProjectSecretMissing`, the first one kept) and is made once
 /// the secret appears; a binding someone else made is left alone; a converged service makes no
@@ -853,13 +844,7 @@ fn bound_variables(s: &PaasWebService) -> Vec<String> {
 async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
     let stack = paas_stack(&[]).await;
     let hooks = stack.paas().sim.hooks().clone();
-    let projects = stack.api::<PaasProject>();
-    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
-    create(&projects, &project("shop", spec)).await;
-    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
-        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
-    })
-    .await;
+    let shop = shop_with_a_secret(&stack).await;
     let project_id = project_id(&shop);
     let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
     let services = stack.api::<PaasWebService>();
@@ -917,7 +902,7 @@ async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
     assert_eq!(hooks.stats().created(Kind::SecretBindings), 2);
 
     // Converged: two more looks at the bindings write nothing.
-    let writes = |hooks: &htx_operator::providers::paas::sim::SimHandle| {
+    let writes = |hooks: &SimHandle| {
         let stats = hooks.stats();
         let all = [Kind::SecretBindings, Kind::EnvVars, Kind::WebServices];
         all.iter()
@@ -927,22 +912,7 @@ async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
     };
     let written = writes(&hooks);
     let route = "/api/web-services/{web_service_id}/secret-bindings";
-    let looked = hooks.stats().route_total("GET", route);
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while hooks.stats().route_total("GET", route) < looked + 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no more looks");
-        let at = format!("{:?}", std::time::SystemTime::now());
-        services
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations":
-                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(&services, "api", &hooks, route).await;
     assert_eq!(
         writes(&hooks),
         written,
@@ -1101,13 +1071,7 @@ async fn a_web_service_is_renamed_by_id_unless_another_of_its_project_has_the_na
 async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_does_not_list() {
     let stack = paas_stack(&[]).await;
     let hooks = stack.paas().sim.hooks().clone();
-    let projects = stack.api::<PaasProject>();
-    let spec = json!({"secrets": [{"key": "STRIPE_KEY", "scope": "production", "value": "sk"}]});
-    create(&projects, &project("shop", spec)).await;
-    let shop = wait_for(&projects, "shop", "its secret made", SHORT, |p| {
-        p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
-    })
-    .await;
+    let shop = shop_with_a_secret(&stack).await;
     let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
     let services = stack.api::<PaasWebService>();
     let service: PaasWebService = object(
@@ -1143,22 +1107,7 @@ async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_doe
 
     // Merge: two more looks leave them.
     let route = "/api/web-services/{web_service_id}/env";
-    let looked = hooks.stats().route_total("GET", route);
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while hooks.stats().route_total("GET", route) < looked + 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no more looks");
-        let at = format!("{:?}", std::time::SystemTime::now());
-        services
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations":
-                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(&services, "api", &hooks, route).await;
     assert_eq!(env(), ["EXTRA", "NODE_ENV"]);
     assert_eq!(bindings_of(&stack, &id).len(), 2);
 
@@ -1192,22 +1141,7 @@ async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_doe
 
     let env_writes = || hooks.stats().env_updates;
     let written = (env_writes(), hooks.stats().deleted(Kind::SecretBindings));
-    let looked = hooks.stats().route_total("GET", route);
-    let deadline = tokio::time::Instant::now() + SHORT;
-    while hooks.stats().route_total("GET", route) < looked + 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no more looks");
-        let at = format!("{:?}", std::time::SystemTime::now());
-        services
-            .patch(
-                "api",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations":
-                    {"htx.vinacis.com/reconcile-requested-at": at}}})),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    two_more_looks(&services, "api", &hooks, route).await;
     assert_eq!(
         (env_writes(), hooks.stats().deleted(Kind::SecretBindings)),
         written,
