@@ -246,6 +246,14 @@ macro_rules! has_managed_status {
 
 /// The `PortalKind` accessors of a kind whose spec embeds `managed` and whose status is
 /// `Option<$status>`.
+/// The portal name an object asks for: its `externalName`, else its own name.
+pub fn external_or_own_name<K: kube::Resource>(external_name: Option<&str>, object: &K) -> String {
+    external_name
+        .map(str::to_owned)
+        .or_else(|| object.meta().name.clone())
+        .unwrap_or_default()
+}
+
 macro_rules! managed_fields {
     ($status:ty) => {
         fn managed_spec(&self) -> &$crate::api::ManagedSpec {

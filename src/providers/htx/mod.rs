@@ -24,14 +24,6 @@ use super::{ProviderModule, ProviderState};
 use backup::BackupRequests;
 use client::Htx;
 
-/// The name an HTX object asks for: `spec.externalName`, else its own.
-fn wanted_name<K: kube::Resource>(name: &crate::api::PortalName, object: &K) -> String {
-    name.external_name
-        .clone()
-        .or_else(|| object.meta().name.clone())
-        .unwrap_or_default()
-}
-
 /// Portal names: 3 to 63 lowercase letters, digits and hyphens, starting with a letter, not
 /// ending with a hyphen. `spec.externalName` is checked by the schema; `metadata.name` is not.
 fn check_portal_name(name: &str) -> Result<(), crate::reconcile::Error> {
@@ -58,7 +50,10 @@ macro_rules! portal_named {
         const NAME_FIELD: &'static str = "spec.externalName";
 
         fn wanted_name(&self) -> String {
-            super::wanted_name(&self.spec.portal_name, self)
+            crate::reconcile::kind::external_or_own_name(
+                self.spec.portal_name.external_name.as_deref(),
+                self,
+            )
         }
 
         fn check_name(name: &str) -> Result<(), crate::reconcile::Error> {

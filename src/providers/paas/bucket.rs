@@ -15,7 +15,7 @@ use crate::reconcile::connection;
 use crate::reconcile::context::Context;
 use crate::reconcile::error::Error;
 use crate::reconcile::kind::{
-    Converged, Held, LookUp, PortalKind, has_managed_status, managed_fields,
+    Converged, Held, LookUp, PortalKind, external_or_own_name, has_managed_status, managed_fields,
 };
 use crate::reconcile::shell::Run;
 use crate::reconcile::snapshot::Snapshots;
@@ -35,10 +35,7 @@ impl PortalKind for PaasBucket {
     managed_fields!(PaasBucketStatus);
 
     fn wanted_name(&self) -> String {
-        self.spec
-            .external_name
-            .clone()
-            .unwrap_or_else(|| self.name_any())
+        external_or_own_name(self.spec.external_name.as_deref(), self)
     }
 
     fn check_name(name: &str) -> Result<(), Error> {

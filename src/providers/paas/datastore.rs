@@ -3,7 +3,6 @@
 //! changes in place: the settings a PATCH takes, `suspend` (stop / start), and the connection
 //! Secret from the detail.
 
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use serde_json::{Map, Value};
 
@@ -15,7 +14,9 @@ use crate::reconcile::conditions::Wanted;
 use crate::reconcile::connection;
 use crate::reconcile::context::Context;
 use crate::reconcile::error::Error;
-use crate::reconcile::kind::{Converged, Held, LookUp, PortalKind, has_managed_status};
+use crate::reconcile::kind::{
+    Converged, Held, LookUp, PortalKind, external_or_own_name, has_managed_status,
+};
 use crate::reconcile::shell::Run;
 use crate::reconcile::snapshot::Snapshots;
 
@@ -50,10 +51,7 @@ macro_rules! datastore_kind {
             }
 
             fn wanted_name(&self) -> String {
-                let spec = &self.spec.datastore;
-                spec.external_name
-                    .clone()
-                    .unwrap_or_else(|| self.name_any())
+                external_or_own_name(self.spec.datastore.external_name.as_deref(), self)
             }
 
             fn check_name(name: &str) -> Result<(), Error> {

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use kube::ResourceExt;
 use serde_json::{Map, Value};
 
 use crate::api::{
@@ -16,7 +15,7 @@ use crate::reconcile::conditions::Wanted;
 use crate::reconcile::context::Context;
 use crate::reconcile::error::Error;
 use crate::reconcile::kind::{
-    Converged, Held, LookUp, PortalKind, has_managed_status, managed_fields,
+    Converged, Held, LookUp, PortalKind, external_or_own_name, has_managed_status, managed_fields,
 };
 use crate::reconcile::shell::Run;
 use crate::reconcile::snapshot::Snapshots;
@@ -38,10 +37,7 @@ impl PortalKind for PaasProject {
     managed_fields!(PaasProjectStatus);
 
     fn wanted_name(&self) -> String {
-        self.spec
-            .external_name
-            .clone()
-            .unwrap_or_else(|| self.name_any())
+        external_or_own_name(self.spec.external_name.as_deref(), self)
     }
 
     fn check_name(name: &str) -> Result<(), Error> {

@@ -8,7 +8,6 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
 use serde_json::{Map, Value};
 
 use crate::api::{
@@ -20,7 +19,7 @@ use crate::reconcile::conditions::Wanted;
 use crate::reconcile::context::Context;
 use crate::reconcile::error::Error;
 use crate::reconcile::kind::{
-    Converged, Held, LookUp, PortalKind, has_managed_status, managed_fields,
+    Converged, Held, LookUp, PortalKind, external_or_own_name, has_managed_status, managed_fields,
 };
 use crate::reconcile::recovery::{Recovery, recover, within_lag};
 use crate::reconcile::shell::Run;
@@ -50,10 +49,7 @@ impl PortalKind for PaasWebService {
     managed_fields!(PaasWebServiceStatus);
 
     fn wanted_name(&self) -> String {
-        self.spec
-            .external_name
-            .clone()
-            .unwrap_or_else(|| self.name_any())
+        external_or_own_name(self.spec.external_name.as_deref(), self)
     }
 
     fn check_name(name: &str) -> Result<(), Error> {
