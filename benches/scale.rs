@@ -254,21 +254,32 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
     let mut bench = Bench::start(0, 1_000_000, "60s").await;
     bench.watch_every_namespace().await;
     let idle = bench.operator_rss_mib();
+    let total = namespaces * per_namespace;
+    // Each figure is printed as soon as it is measured: the run is long.
+    println!(
+        "tenants: {namespaces} namespaces, each with its own token and {per_namespace} Databases ({total} in all), resync {} s",
+        resync.as_secs()
+    );
+    println!("  idle operator RSS                  {idle:.1} MiB");
     let prefix = format!("tenant-{}", std::process::id());
     let names: Vec<String> = (0..namespaces)
         .map(|i| format!("{prefix}-{i:04}"))
         .collect();
     let token =
         |namespace: &str, round: usize| format!("htx_{}_r{round}", namespace.replace('-', "_"));
+    let started = Instant::now();
     for namespace in &names {
         bench
             .add_tenant(namespace, &token(namespace, 0), per_namespace)
             .await;
     }
-    let total = namespaces * per_namespace;
     bench
         .wait_all_ready(total, Duration::from_secs(3 * 3600))
         .await;
+    println!(
+        "  every Database Ready               {:.0} s after the first namespace",
+        started.elapsed().as_secs_f64()
+    );
 
     tokio::time::sleep(resync).await;
     bench.sim.hooks().reset_stats();
@@ -279,6 +290,14 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let lists = bench.sim.hooks().stats().route_total("GET", LIST_ROUTE);
+    println!(
+        "  list calls in one resync interval  {lists} ({:.2} per token; target 1)",
+        lists as f64 / namespaces as f64
+    );
+    println!(
+        "  RSS with every tenant Ready        {settled_rss:.1} MiB at most over the interval ({:.1} KiB per tenant)",
+        (settled_rss - idle) * 1024.0 / namespaces as f64
+    );
 
     for round in 1..=2 {
         for namespace in &names {
@@ -293,8 +312,11 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
         tokio::time::sleep(resync).await;
     }
     let rotated_rss = bench.operator_rss_mib();
-    let stats = bench.sim.hooks().stats();
-    let unauthorized = stats.with_status(401);
+    let unauthorized = bench.sim.hooks().stats().with_status(401);
+    println!(
+        "  RSS after every token rotated twice {rotated_rss:.1} MiB ({:.1} KiB per token rotated away, before they are dropped; {unauthorized} answers 401)",
+        (rotated_rss - settled_rss) * 1024.0 / (2 * namespaces) as f64
+    );
 
     let deleted: Vec<&String> = names.iter().step_by(2).collect();
     for namespace in &deleted {
@@ -311,23 +333,6 @@ async fn tenants(namespaces: usize, per_namespace: usize) {
     // The limiters of the tokens rotated away are dropped after 15 idle minutes.
     tokio::time::sleep(Duration::from_secs(17 * 60)).await;
     let end_rss = bench.operator_rss_mib();
-    println!(
-        "tenants: {namespaces} namespaces, each with its own token and {per_namespace} Databases ({total} in all), resync {} s",
-        resync.as_secs()
-    );
-    println!(
-        "  list calls in one resync interval  {lists} ({:.2} per token; target 1)",
-        lists as f64 / namespaces as f64
-    );
-    println!("  idle operator RSS                  {idle:.1} MiB");
-    println!(
-        "  RSS with every tenant Ready        {settled_rss:.1} MiB at most over the interval ({:.1} KiB per tenant)",
-        (settled_rss - idle) * 1024.0 / namespaces as f64
-    );
-    println!(
-        "  RSS after every token rotated twice {rotated_rss:.1} MiB ({:.1} KiB per token rotated away, before they are dropped; {unauthorized} answers 401)",
-        (rotated_rss - settled_rss) * 1024.0 / (2 * namespaces) as f64
-    );
     println!(
         "  RSS after half the namespaces went and 17 min  {end_rss:.1} MiB ({:+.1} % of the settled RSS; target within 10 %)",
         100.0 * (end_rss - settled_rss) / settled_rss
