@@ -244,8 +244,8 @@ async fn restart(count: usize) {
     bench.finish().await;
 }
 
-/// Tenants: `namespaces` namespaces, each with a token Secret of its own (a portal token of its
-/// own) and `per_namespace` Databases using it. A resync costs one list per token; then every
+/// Tenants: `namespaces` namespaces, each with a token Secret of its own (a token of a portal
+/// account of its own) and `per_namespace` Databases using it. A resync costs one list per token; then every
 /// token is rotated twice and half the namespaces are deleted, and the operator's memory is
 /// measured once what nothing can use any more was dropped (idle limiters after 15 minutes).
 async fn tenants(namespaces: usize, per_namespace: usize) {
@@ -512,8 +512,8 @@ impl Bench {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
-    /// A namespace with a token Secret (`tenant-token`, a portal token of its own) and `count`
-    /// Databases using it.
+    /// A namespace with a token Secret (`tenant-token`, a token of a portal account of its own)
+    /// and `count` Databases using it.
     async fn add_tenant(&self, namespace: &str, token: &str, count: usize) {
         let ns = Namespace {
             metadata: ObjectMeta {
@@ -528,7 +528,7 @@ impl Bench {
             .unwrap();
         self.sim
             .hooks()
-            .add_token(TokenSpec::new(token, Scope::Full))
+            .add_token(TokenSpec::new(token, Scope::Full).in_account(namespace))
             .unwrap();
         self.put_token(namespace, token).await;
         let api: Api<Database> = Api::namespaced(self.client.clone(), namespace);
@@ -537,7 +537,7 @@ impl Bench {
             "tokenSecretRef": {"name": "tenant-token"}
         }))
         .unwrap();
-        // The simulator is one portal account for every token: names are unique across tenants.
+        // Each tenant is a portal account of its own, but portal names are unique across accounts.
         for i in 0..count {
             let db = Database::new(&format!("{namespace}-db-{i:02}"), spec.clone());
             api.create(&PostParams::default(), &db).await.unwrap();
@@ -549,7 +549,7 @@ impl Bench {
     async fn rotate(&self, namespace: &str, old: &str, new: &str) {
         self.sim
             .hooks()
-            .add_token(TokenSpec::new(new, Scope::Full))
+            .add_token(TokenSpec::new(new, Scope::Full).in_account(namespace))
             .unwrap();
         self.put_token(namespace, new).await;
         self.sim.hooks().revoke_token(old).unwrap();

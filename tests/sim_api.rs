@@ -951,6 +951,87 @@ async fn duplicates_get_409_and_quota_402() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+#[tokio::test]
+async fn each_account_sees_changes_and_counts_only_its_own() {
+    let mut cfg = config();
+    cfg.quota.databases = Some(1);
+    let api = start(cfg).await;
+    api.sim
+        .hooks()
+        .add_token(TokenSpec::new("htx_other", Scope::Full).in_account("other"))
+        .unwrap();
+    let r = api
+        .hook(
+            Method::POST,
+            "/_sim/tokens",
+            Some(json!({"token":"htx_other_read","scope":"read","account":"other"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let db = |n: &str| json!({"name": n, "engine": "postgresql", "sku": "db-s-1vcpu-2gb"});
+    assert_eq!(api.create_db("ours").await.status, StatusCode::CREATED);
+    // The quota is the account's: the other account still has its one database to make.
+    let r = api.post(DATABASES, "htx_other", db("theirs")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+    // Each list holds its own account's only, for every token of that account.
+    assert_eq!(names(&api.get(DATABASES, FULL).await.body), ["ours"]);
+    assert_eq!(
+        names(&api.get(DATABASES, "htx_other").await.body),
+        ["theirs"]
+    );
+    assert_eq!(
+        names(&api.get(DATABASES, "htx_other_read").await.body),
+        ["theirs"]
+    );
+    // Another account's resource is not there: read, backups and delete are 404.
+    for (method, path) in [
+        (Method::GET, "/api/portal/databases/ours"),
+        (Method::GET, "/api/portal/databases/ours/backups"),
+        (Method::POST, "/api/portal/databases/ours/backups"),
+        (Method::DELETE, "/api/portal/databases/ours"),
+    ] {
+        let r = api
+            .call(method.clone(), path, Some("htx_other"), None)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.raw
+        );
+    }
+    assert_eq!(
+        api.get("/api/portal/databases/ours", FULL).await.status,
+        StatusCode::OK
+    );
+    // Names are unique across the portal: a name another account holds is refused, unseen.
+    let r = api.post(DATABASES, FULL, db("theirs")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "quota first: {}",
+        r.raw
+    );
+    api.sim.hooks().set_quota(Quota::default());
+    let r = api.post(DATABASES, FULL, db("theirs")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.raw);
+    // Rotation keeps the account.
+    api.sim
+        .hooks()
+        .rotate_token("htx_other", "htx_other_2")
+        .unwrap();
+    assert_eq!(
+        names(&api.get(DATABASES, "htx_other_2").await.body),
+        ["theirs"]
+    );
+    assert_eq!(
+        api.delete("/api/portal/databases/theirs", "htx_other_2")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
 // ---------------------------------------------------------------- backups
 
 #[tokio::test]

@@ -11,6 +11,13 @@
 //!   type offered. Once `active` the object adds `host`, `port`, `username`, `password`.
 //! - Fields the portal sets itself (`id`, `name`, `status`, `created_at` and the generated ones)
 //!   are not taken from the body.
+//!
+//! ASSUMPTION (accounts): the guide says a token "has the same access as your account" and lists
+//! "your resources", without saying how names are shared between accounts. A token belongs to
+//! one account ([`super::config::TokenSpec::account`]) and sees, changes and counts against the
+//! quota of that account's resources only: another account's resource is answered 404 and left
+//! out of lists. Names stay unique across the whole portal, the least convenient reading: a name
+//! another account holds is refused 409 although the caller cannot see it.
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};

@@ -17,13 +17,24 @@ pub(crate) enum Action {
     Delete,
 }
 
-/// A live token. Rotation moves the entry to a new value, so scope, allowlist and rate budget
-/// carry over.
+/// A live token. Rotation moves the entry to a new value, so scope, allowlist, account and rate
+/// budget carry over.
 #[derive(Debug)]
 pub(crate) struct TokenEntry {
     pub scope: Scope,
     pub allow: Vec<Cidr>,
+    pub account: Account,
     pub window: Mutex<Window>,
+}
+
+/// The portal account a request acts in: it sees and changes only that account's resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Account(pub Arc<str>);
+
+impl Account {
+    pub fn owns(&self, record: &super::model::Record) -> bool {
+        *self.0 == *record.account
+    }
 }
 
 impl TokenEntry {
@@ -51,6 +62,7 @@ impl Tokens {
         let entry = TokenEntry {
             scope: spec.scope,
             allow: spec.allow,
+            account: Account(spec.account.into()),
             window: Mutex::default(),
         };
         map.insert(spec.token, Arc::new(entry));

@@ -186,13 +186,17 @@ impl From<Cidr> for String {
     }
 }
 
-/// A token the simulator accepts. `allow` empty means any client IP.
+/// A token the simulator accepts. `allow` empty means any client IP. `account` is the portal
+/// account the token belongs to: it sees only that account's resources (empty: the one account
+/// every token shares unless told otherwise).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSpec {
     pub token: String,
     pub scope: Scope,
     #[serde(default)]
     pub allow: Vec<Cidr>,
+    #[serde(default)]
+    pub account: String,
 }
 
 impl TokenSpec {
@@ -201,6 +205,15 @@ impl TokenSpec {
             token: token.into(),
             scope,
             allow: Vec::new(),
+            account: String::new(),
+        }
+    }
+
+    /// The same token, belonging to `account`.
+    pub fn in_account(self, account: impl Into<String>) -> Self {
+        TokenSpec {
+            account: account.into(),
+            ..self
         }
     }
 
@@ -236,6 +249,7 @@ impl fmt::Debug for TokenSpec {
             .field("token", &"<redacted>")
             .field("scope", &self.scope)
             .field("allow", &self.allow)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -276,6 +290,7 @@ impl FromStr for TokenSpec {
             token: token.to_owned(),
             scope,
             allow,
+            account: String::new(),
         })
     }
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::auth::{Action, permits};
+use super::auth::{Account, Action, permits};
 use super::error::error_response;
 use super::faults::{Call, Roll};
 use super::handle::Shared;
@@ -59,12 +59,14 @@ pub(crate) async fn gate(
             "service temporarily unavailable (injected fault)",
         )
     } else {
-        match refusal(&s, &req, op) {
-            Some(resp) => resp,
-            None if roll.drop && roll.drop_before_effect => {
+        match admit(&s, &req, op) {
+            Err(resp) => *resp,
+            Ok(_) if roll.drop && roll.drop_before_effect => {
                 return drop_connection(s.stats.requests(), &method, route, ctl).await;
             }
-            None => {
+            Ok(account) => {
+                let mut req = req;
+                req.extensions_mut().insert(account);
                 let resp = next.run(req).await;
                 after_effect(&s, op, &roll, resp).await
             }
@@ -99,21 +101,23 @@ async fn repeat_token(resp: Response, token: &str) -> Response {
     echoed
 }
 
-/// Token, IP allowlist, rate limit and scope: the error response, or `None` to go on.
-/// Public routes pass.
-fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
-    let kind = op.kind?;
+/// Token, IP allowlist, rate limit and scope: the account the request acts in, or the error
+/// response. Public routes pass (in no account).
+fn admit(s: &Shared, req: &Request, op: Op) -> Result<Account, Box<Response>> {
+    let Some(kind) = op.kind else {
+        return Ok(Account::default());
+    };
     let Some(token) = bearer(req.headers()) else {
-        return Some(error_response(
+        return Err(Box::new(error_response(
             StatusCode::UNAUTHORIZED,
             "missing bearer token: send Authorization: Bearer <token>",
-        ));
+        )));
     };
     let Some(entry) = s.tokens.lookup(token) else {
-        return Some(error_response(
+        return Err(Box::new(error_response(
             StatusCode::UNAUTHORIZED,
             "invalid or revoked token",
-        ));
+        )));
     };
     let ip = req
         .extensions()
@@ -122,10 +126,10 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
             c.0.ip().to_canonical()
         });
     if !entry.allows(ip) {
-        return Some(error_response(
+        return Err(Box::new(error_response(
             StatusCode::FORBIDDEN,
             &format!("client IP {ip} is not allowlisted for this token"),
-        ));
+        )));
     }
     let limit = s.rate_per_minute.load(Ordering::Relaxed);
     let acquired = entry
@@ -143,7 +147,7 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Some(resp);
+        return Err(Box::new(resp));
     }
     if !permits(entry.scope, op.action, kind) {
         let verb = if op.action == Action::Create {
@@ -157,15 +161,15 @@ fn refusal(s: &Shared, req: &Request, op: Op) -> Option<Response> {
             Kind::Proxies => "proxies",
             Kind::Backups => "database backups",
         };
-        return Some(error_response(
+        return Err(Box::new(error_response(
             StatusCode::FORBIDDEN,
             &format!(
                 "token scope \"{}\" does not permit {verb} {what}",
                 entry.scope
             ),
-        ));
+        )));
     }
-    None
+    Ok(entry.account.clone())
 }
 
 /// Holds successful creates while hold-creates is on, and applies success-code overrides.

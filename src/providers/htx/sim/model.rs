@@ -111,6 +111,9 @@ pub(crate) struct Record {
     /// An accepted asynchronous delete in progress.
     #[serde(default)]
     pub deleting: Option<Deletion>,
+    /// The account that created it (empty: the shared account); never shown in answers.
+    #[serde(default)]
+    pub account: String,
     pub body: Body,
 }
 
@@ -139,6 +142,7 @@ impl Record {
             ready_ms,
             status_override: None,
             deleting: None,
+            account: String::new(),
             body,
         }
     }

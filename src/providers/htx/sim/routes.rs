@@ -4,19 +4,19 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get};
 use serde_json::Value;
 
-use super::auth::Action;
+use super::auth::{Account, Action};
 use super::error::error_response;
 use super::gate::gate;
 use super::handle::Shared;
 use super::model::{Kind, Product, Record, parse_create};
-use super::store::{BackupError, Deleted, InsertError};
+use super::store::{BackupError, Deleted, InsertError, Store};
 use crate::sim::answer::json_response;
 use crate::sim::clock::now_ms;
 
@@ -75,7 +75,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 DATABASES,
-                get(|s: St| list(s, Databases)).post(|s: St, b: Bytes| create(s, Databases, b)),
+                get(|s: St, a: Acc| list(s, a, Databases))
+                    .post(|s: St, a: Acc, b: Bytes| create(s, a, Databases, b)),
             ),
         )
         .route(
@@ -83,7 +84,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 DATABASE,
-                get(get_database).delete(|s: St, n: Path<String>| remove(s, Databases, n)),
+                get(get_database)
+                    .delete(|s: St, a: Acc, n: Path<String>| remove(s, a, Databases, n)),
             ),
         )
         .route(
@@ -95,7 +97,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 FUNCTIONS,
-                get(|s: St| list(s, Functions)).post(|s: St, b: Bytes| create(s, Functions, b)),
+                get(|s: St, a: Acc| list(s, a, Functions))
+                    .post(|s: St, a: Acc, b: Bytes| create(s, a, Functions, b)),
             ),
         )
         .route(
@@ -103,7 +106,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 FUNCTION,
-                delete(|s: St, n: Path<String>| remove(s, Functions, n)),
+                delete(|s: St, a: Acc, n: Path<String>| remove(s, a, Functions, n)),
             ),
         )
         .route(
@@ -111,7 +114,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 PROXIES,
-                get(|s: St| list(s, Proxies)).post(|s: St, b: Bytes| create(s, Proxies, b)),
+                get(|s: St, a: Acc| list(s, a, Proxies))
+                    .post(|s: St, a: Acc, b: Bytes| create(s, a, Proxies, b)),
             ),
         )
         .route(
@@ -119,12 +123,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             portal(
                 sh,
                 PROXY,
-                delete(|s: St, n: Path<String>| remove(s, Proxies, n)),
+                delete(|s: St, a: Acc, n: Path<String>| remove(s, a, Proxies, n)),
             ),
         )
 }
 
 type St = State<Arc<Shared>>;
+/// The account the gate admitted the request in.
+type Acc = Extension<Account>;
 
 /// Puts the gate in front of a portal route and answers other methods with a JSON 405.
 fn portal(
@@ -161,10 +167,18 @@ fn not_found(product: Product, name: &str) -> Response {
     )
 }
 
-async fn list(State(s): State<Arc<Shared>>, product: Product) -> Response {
+/// The record `name` if `account` may see it: another account's resources are not there for it.
+fn visible(store: &Store, account: &Account, product: Product, name: &str) -> Option<Arc<Record>> {
+    store
+        .get(product, name)
+        .filter(|record| account.owns(record))
+}
+
+async fn list(State(s): St, Extension(account): Acc, product: Product) -> Response {
     let now = now_ms();
     let lag = s.faults.list_lag_ms();
-    let list = s.settled_store(now).list_as_of(product, now, lag);
+    let mut list = s.settled_store(now).list_as_of(product, now, lag);
+    list.retain(|record| account.owns(record));
     let omitted = s.faults.omissions(list.len());
     let seen_at = now.saturating_sub(lag);
     let views: Vec<_> = list
@@ -176,7 +190,7 @@ async fn list(State(s): State<Arc<Shared>>, product: Product) -> Response {
     json_response(StatusCode::OK, &views)
 }
 
-async fn create(State(s): State<Arc<Shared>>, product: Product, body: Bytes) -> Response {
+async fn create(State(s): St, Extension(account): Acc, product: Product, body: Bytes) -> Response {
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) if body.iter().all(u8::is_ascii_whitespace) => {
@@ -200,7 +214,10 @@ async fn create(State(s): State<Arc<Shared>>, product: Product, body: Bytes) -> 
         Err(e) => return error_response(StatusCode::UNPROCESSABLE_ENTITY, &e),
     };
     let now = now_ms();
-    let record = Record::new(name, parsed, now, now + s.provision_ms);
+    let record = Record {
+        account: account.0.to_string(),
+        ..Record::new(name, parsed, now, now + s.provision_ms)
+    };
     let inserted = s.settled_store(now).insert(record, true);
     match inserted {
         Ok(rec) => {
@@ -226,9 +243,9 @@ async fn create(State(s): State<Arc<Shared>>, product: Product, body: Bytes) -> 
     }
 }
 
-async fn get_database(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn get_database(State(s): St, Extension(account): Acc, Path(name): Path<String>) -> Response {
     let now = now_ms();
-    let rec = s.settled_store(now).get(Product::Databases, &name);
+    let rec = visible(&s.settled_store(now), &account, Product::Databases, &name);
     match rec {
         Some(rec) => json_response(StatusCode::OK, &rec.view(now)),
         None => not_found(Product::Databases, &name),
@@ -236,16 +253,19 @@ async fn get_database(State(s): State<Arc<Shared>>, Path(name): Path<String>) ->
 }
 
 async fn remove(
-    State(s): State<Arc<Shared>>,
+    State(s): St,
+    Extension(account): Acc,
     product: Product,
     Path(name): Path<String>,
 ) -> Response {
     let now = now_ms();
     let plan = s.faults.delete_plan();
     let delay = plan.map(|_| s.provision_ms);
-    let deleted = s
-        .settled_store(now)
-        .delete(product, &name, now, delay, plan.unwrap_or(false));
+    let deleted = {
+        let mut store = s.settled_store(now);
+        visible(&store, &account, product, &name)
+            .and_then(|_| store.delete(product, &name, now, delay, plan.unwrap_or(false)))
+    };
     match deleted {
         Some(Deleted::Now) => {
             s.touched();
@@ -260,9 +280,12 @@ async fn remove(
     }
 }
 
-async fn list_backups(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn list_backups(State(s): St, Extension(account): Acc, Path(name): Path<String>) -> Response {
     let now = now_ms();
-    let list = s.settled_store(now).backups(&name);
+    let list = {
+        let store = s.settled_store(now);
+        visible(&store, &account, Product::Databases, &name).and_then(|_| store.backups(&name))
+    };
     let Some(list) = list else {
         return not_found(Product::Databases, &name);
     };
@@ -281,9 +304,19 @@ async fn list_backups(State(s): State<Arc<Shared>>, Path(name): Path<String>) ->
     json_response(StatusCode::OK, &views)
 }
 
-async fn create_backup(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+async fn create_backup(
+    State(s): St,
+    Extension(account): Acc,
+    Path(name): Path<String>,
+) -> Response {
     let now = now_ms();
-    let added = s.store().add_backup(&name, now, s.backup_ms);
+    let added = {
+        let mut store = s.store();
+        match visible(&store, &account, Product::Databases, &name) {
+            Some(_) => store.add_backup(&name, now, s.backup_ms),
+            None => Err(BackupError::NoDatabase),
+        }
+    };
     match added {
         Ok(b) => {
             s.touched();

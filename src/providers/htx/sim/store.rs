@@ -171,7 +171,11 @@ impl Store {
         let table = &mut self.tables[product.index()];
         if enforce_quota
             && let Some(max) = limit(&self.quota, product)
-            && table.len() >= max as usize
+            && table
+                .values()
+                .filter(|held| held.account == record.account)
+                .count()
+                >= max as usize
         {
             return Err(InsertError::Quota(max));
         }
