@@ -946,6 +946,97 @@ async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
     stack.finish().await;
 }
 
+/// The answers of a binding's create and of a rename are lost after the portal acted: the binding
+/// is found by its variable and recorded (no second binding), the rename is seen done (no second
+/// PATCH needed, and never a new service), and a restart changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_binding_or_a_rename_makes_nothing_twice() {
+    let mut stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let shop = shop_with_a_secret(&stack).await;
+    let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
+    hooks.arm(Armed {
+        on: Call::CreateSecretBinding,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    let services = stack.api::<PaasWebService>();
+    let service: PaasWebService = object(
+        "PaasWebService",
+        "api",
+        json!({"projectRef": {"name": "shop"}, "repository": "https://github.com/acme/api",
+               "port": 3000, "secretBindings": [{"secret": "STRIPE_KEY"}]}),
+    );
+    create(&services, &service).await;
+    let synced = |s: &PaasWebService| {
+        condition(s, "Synced") == Some(("True".into(), "Synced".into()))
+            && bound_variables(s) == ["STRIPE_KEY"]
+    };
+    let bound = wait_for(&services, "api", "its binding recorded", SHORT, synced).await;
+    assert_eq!(
+        hooks.stats().fired("create_secret_binding", "lose_answer"),
+        1
+    );
+    let service_id = bound.status.as_ref().unwrap().managed.id.clone().unwrap();
+    assert_eq!(
+        bindings_of(&stack, &service_id),
+        [("STRIPE_KEY".to_owned(), stripe_id)].into(),
+        "one binding, the one whose answer was lost"
+    );
+    let recorded = &bound.status.as_ref().unwrap().secret_bindings[0].id;
+    let portal = hooks.resources(Kind::SecretBindings);
+    assert_eq!(
+        portal[0]["id"],
+        recorded.as_str(),
+        "status names it by its id"
+    );
+
+    hooks.arm(Armed {
+        on: Call::Update,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+    services
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"externalName": "api-v2"}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&services, "api", "renamed", SHORT, |s| {
+        s.status
+            .as_ref()
+            .and_then(|s| s.managed.external_name.as_deref())
+            == Some("api-v2")
+            && synced(s)
+    })
+    .await;
+    assert_eq!(hooks.stats().fired("update", "lose_answer"), 1);
+    let at_portal = hooks.resources(Kind::WebServices);
+    assert_eq!(
+        at_portal.len(),
+        1,
+        "renamed, never made again: {at_portal:?}"
+    );
+    assert_eq!(at_portal[0]["id"], service_id.as_str());
+    assert_eq!(at_portal[0]["name"], "api-v2");
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api-v2"), 0);
+    assert_eq!(hooks.stats().created(Kind::SecretBindings), 1);
+
+    stack.kill_operator().await;
+    stack.start_operator();
+    let route = "/api/web-services/{web_service_id}/secret-bindings";
+    two_more_looks(&services, "api", &hooks, route).await;
+    assert_eq!(
+        hooks.stats().created(Kind::SecretBindings),
+        1,
+        "none after a restart"
+    );
+    assert_eq!(hooks.resources(Kind::WebServices).len(), 1);
+    stack.finish().await;
+}
+
 /// The one web service at the portal with id `id`.
 fn service_by_id(stack: &Stack, id: &str) -> Value {
     let services = stack.paas().sim.hooks().resources(Kind::WebServices);
