@@ -51,6 +51,15 @@ where
     }
 }
 
+/// The answer of the next `call` is lost after the portal acted on it.
+fn lose_next_answer(hooks: &SimHandle, call: Call) {
+    hooks.arm(Armed {
+        on: call,
+        fault: AfterEffect::LoseAnswer,
+        count: 1,
+    });
+}
+
 async fn paas_stack(extra_args: &[&str]) -> Stack {
     let mut options = StackOptions {
         paas: Some(SimConfig {
@@ -345,11 +354,7 @@ async fn an_unanswered_create_beside_a_duplicate_name_stops_at_outcome_unknown()
 async fn a_lost_answer_with_one_candidate_is_found_again() {
     let stack = paas_stack(&[]).await;
     let hooks = stack.paas().sim.hooks();
-    hooks.arm(Armed {
-        on: Call::CreateProject,
-        fault: AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    lose_next_answer(hooks, Call::CreateProject);
     let api = stack.api::<PaasProject>();
     create(&api, &project("found", json!({}))).await;
     let ready = wait_for(&api, "found", "Ready", SHORT, is_ready).await;
@@ -675,11 +680,7 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
     })
     .await;
 
-    hooks.arm(Armed {
-        on: Call::Deploy,
-        fault: AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    lose_next_answer(&hooks, Call::Deploy);
     services
         .patch(
             "api",
@@ -723,11 +724,7 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
 async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
     let stack = paas_stack(&[]).await;
     let hooks = stack.paas().sim.hooks().clone();
-    hooks.arm(Armed {
-        on: Call::CreateStorageKey,
-        fault: AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    lose_next_answer(&hooks, Call::CreateStorageKey);
     let buckets = stack.api::<PaasBucket>();
     let bucket: PaasBucket = object(
         "PaasBucket",
@@ -955,11 +952,7 @@ async fn a_lost_answer_to_a_binding_or_a_rename_makes_nothing_twice() {
     let hooks = stack.paas().sim.hooks().clone();
     let shop = shop_with_a_secret(&stack).await;
     let stripe_id = shop.status.as_ref().unwrap().secrets[0].id.clone();
-    hooks.arm(Armed {
-        on: Call::CreateSecretBinding,
-        fault: AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    lose_next_answer(&hooks, Call::CreateSecretBinding);
     let services = stack.api::<PaasWebService>();
     let service: PaasWebService = object(
         "PaasWebService",
@@ -991,11 +984,7 @@ async fn a_lost_answer_to_a_binding_or_a_rename_makes_nothing_twice() {
         "status names it by its id"
     );
 
-    hooks.arm(Armed {
-        on: Call::Update,
-        fault: AfterEffect::LoseAnswer,
-        count: 1,
-    });
+    lose_next_answer(&hooks, Call::Update);
     services
         .patch(
             "api",
