@@ -1026,6 +1026,58 @@ async fn a_lost_answer_to_a_binding_or_a_rename_makes_nothing_twice() {
     stack.finish().await;
 }
 
+/// One binding per portal resource counts names within their project: a web service and a
+/// database of one name in two projects are two resources, both bound; a second object for the
+/// same name in the same project is `AlreadyBound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_name_in_two_projects_is_two_bindings() {
+    let stack = paas_stack(&[]).await;
+    let hooks = stack.paas().sim.hooks().clone();
+    let projects = stack.api::<PaasProject>();
+    create(&projects, &project("shop", json!({}))).await;
+    create(&projects, &project("lab", json!({}))).await;
+    let services = stack.api::<PaasWebService>();
+    let databases = stack.api::<PaasDatabase>();
+    for (name, project) in [
+        ("shop-api", "shop"),
+        ("lab-api", "lab"),
+        ("shop-api-2", "shop"),
+    ] {
+        let service: PaasWebService = object(
+            "PaasWebService",
+            name,
+            json!({"projectRef": {"name": project}, "externalName": "api",
+                   "repository": "https://github.com/acme/api", "port": 3000}),
+        );
+        create(&services, &service).await;
+    }
+    for (name, project) in [("shop-db", "shop"), ("lab-db", "lab")] {
+        let database: PaasDatabase = object(
+            "PaasDatabase",
+            name,
+            json!({"projectRef": {"name": project}, "externalName": "main",
+                   "parameters": {"engine": "postgresql", "version": "16", "plan": "starter"}}),
+        );
+        create(&databases, &database).await;
+    }
+    wait_for(&services, "shop-api", "Ready", SHORT, is_ready).await;
+    wait_for(&services, "lab-api", "Ready", SHORT, is_ready).await;
+    wait_for(&databases, "shop-db", "Ready", SHORT, is_ready).await;
+    wait_for(&databases, "lab-db", "Ready", SHORT, is_ready).await;
+    wait_for(
+        &services,
+        "shop-api-2",
+        "AlreadyBound",
+        SHORT,
+        not_ready_because("AlreadyBound"),
+    )
+    .await;
+    assert_eq!(hooks.resources(Kind::WebServices).len(), 2);
+    assert_eq!(hooks.resources(Kind::Databases).len(), 2);
+    assert_eq!(hooks.stats().attempts(Kind::WebServices, "api"), 2);
+    stack.finish().await;
+}
+
 /// The one web service at the portal with id `id`.
 fn service_by_id(stack: &Stack, id: &str) -> Value {
     let services = stack.paas().sim.hooks().resources(Kind::WebServices);

@@ -1,6 +1,6 @@
 //! One binding per portal resource (DESIGN §3): within the cluster, at most one object binds a
-//! given portal resource, that is the same credentials, product and portal name, whatever its
-//! policy. A second one is `AlreadyBound`: no portal write, no connection Secret, and no word of
+//! given portal resource, that is the same credentials, product and portal name (within the same
+//! parent, for resources that live in a project), whatever its policy. A second one is `AlreadyBound`: no portal write, no connection Secret, and no word of
 //! where the first one is.
 //!
 //! The index is built from the watches the controllers run anyway (every object of every managed
@@ -23,6 +23,9 @@ pub struct BindingKey {
     /// The product, in the word of its kind (`database`, `function` …).
     pub product: &'static str,
     pub name: String,
+    /// Where the portal counts the name, for resources inside a parent: the parent's object, as
+    /// `namespace/name` (one parent object binds one portal parent, so this names it).
+    pub within: Option<String>,
 }
 
 /// One object's claim on a key.
@@ -157,6 +160,7 @@ mod tests {
             credentials: TokenLocation::parse("htx-system/portal-token").unwrap(),
             product: "database",
             name: name.to_owned(),
+            within: None,
         }
     }
 

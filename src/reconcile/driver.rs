@@ -217,6 +217,9 @@ pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Option<Claim> {
             credentials: located.secret,
             product: K::NOUN,
             name: state.lookup_name().to_owned(),
+            within: object
+                .parent()
+                .map(|parent| format!("{}/{parent}", object.namespace().unwrap_or_default())),
         },
         uid: uid(object),
         namespace: object.namespace().unwrap_or_default(),

@@ -128,6 +128,12 @@ pub trait PortalKind:
         Self::remote_name(remote) == name
     }
 
+    /// The object, in this namespace, whose portal resource this one lives in (a project), when
+    /// the portal counts names per parent: one name in two parents is two resources.
+    fn parent(&self) -> Option<&str> {
+        None
+    }
+
     fn remote_name(remote: &Self::Remote) -> &str;
     fn remote_id(remote: &Self::Remote) -> &str;
     /// The portal's raw status string.

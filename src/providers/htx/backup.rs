@@ -161,6 +161,7 @@ async fn resolve(object: &Backup, ctx: &Context, status: &BackupStatus) -> Resul
                 credentials: located.secret.clone(),
                 product: <Database as PortalKind>::NOUN,
                 name: name.to_owned(),
+                within: None,
             };
             if ctx
                 .bindings

@@ -99,6 +99,10 @@ macro_rules! datastore_kind {
                 remote.name == name && project == Some(remote.project_id.as_str())
             }
 
+            fn parent(&self) -> Option<&str> {
+                Some(&self.spec.datastore.project_ref.name)
+            }
+
             fn remote_name(remote: &portal::Datastore) -> &str {
                 &remote.name
             }

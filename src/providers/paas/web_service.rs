@@ -110,6 +110,10 @@ impl PortalKind for PaasWebService {
         remote.name == name && project == Some(remote.project_id.as_str())
     }
 
+    fn parent(&self) -> Option<&str> {
+        Some(&self.spec.project_ref.name)
+    }
+
     fn remote_name(remote: &portal::WebService) -> &str {
         &remote.name
     }

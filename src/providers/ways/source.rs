@@ -67,6 +67,7 @@ pub async fn resolve<K: Resource<DynamicType = ()>>(
                 credentials: located.secret.clone(),
                 product: <WaysDatabase as PortalKind>::NOUN,
                 name: requested_part(db_name).unwrap_or(db_name).to_owned(),
+                within: None,
             };
             if ctx
                 .bindings
