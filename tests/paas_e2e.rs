@@ -1038,19 +1038,16 @@ async fn one_name_in_two_projects_is_two_bindings() {
     create(&projects, &project("lab", json!({}))).await;
     let services = stack.api::<PaasWebService>();
     let databases = stack.api::<PaasDatabase>();
-    for (name, project) in [
-        ("shop-api", "shop"),
-        ("lab-api", "lab"),
-        ("shop-api-2", "shop"),
-    ] {
-        let service: PaasWebService = object(
+    let service = |name: &str, project: &str| -> PaasWebService {
+        object(
             "PaasWebService",
             name,
             json!({"projectRef": {"name": project}, "externalName": "api",
                    "repository": "https://github.com/acme/api", "port": 3000}),
-        );
-        create(&services, &service).await;
-    }
+        )
+    };
+    create(&services, &service("shop-api", "shop")).await;
+    create(&services, &service("lab-api", "lab")).await;
     for (name, project) in [("shop-db", "shop"), ("lab-db", "lab")] {
         let database: PaasDatabase = object(
             "PaasDatabase",
@@ -1064,6 +1061,8 @@ async fn one_name_in_two_projects_is_two_bindings() {
     wait_for(&services, "lab-api", "Ready", SHORT, is_ready).await;
     wait_for(&databases, "shop-db", "Ready", SHORT, is_ready).await;
     wait_for(&databases, "lab-db", "Ready", SHORT, is_ready).await;
+    // Once shop-api holds the binding (two created in one second would be ordered by uid).
+    create(&services, &service("shop-api-2", "shop")).await;
     wait_for(
         &services,
         "shop-api-2",
