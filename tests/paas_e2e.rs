@@ -12,8 +12,8 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use support::{
-    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, wait_for,
-    wait_for_deletion,
+    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, patch_spec,
+    wait_for, wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(60);
@@ -199,16 +199,15 @@ async fn a_project_is_made_once_keeps_its_secrets_and_is_orphaned_on_deletion() 
         "one update for one changed value"
     );
 
-    api.patch(
+    patch_spec(
+        &api,
         "shop",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"secrets": [
+        json!({"secrets": [
             {"key": "STRIPE_KEY", "scope": "production",
              "valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}},
-        ]}})),
+        ]}),
     )
-    .await
-    .unwrap();
+    .await;
     wait_for(&api, "shop", "the dropped secret forgotten", SHORT, |p| {
         p.status.as_ref().is_some_and(|s| s.secrets.len() == 1)
     })
@@ -257,13 +256,7 @@ async fn a_name_someone_else_holds_is_taken_only_when_asked_and_only_if_it_is_on
         not_ready_because("AlreadyExists"),
     )
     .await;
-    api.patch(
-        "legacy",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"adoptExisting": true}})),
-    )
-    .await
-    .unwrap();
+    patch_spec(&api, "legacy", json!({"adoptExisting": true})).await;
     wait_for(&api, "legacy", "Ready", SHORT, is_ready).await;
 
     hooks
@@ -520,14 +513,7 @@ async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
     );
 
     // A plan is changed in place, once.
-    databases
-        .patch(
-            "orders",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"parameters": {"plan": "pro"}}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&databases, "orders", json!({"parameters": {"plan": "pro"}})).await;
     wait_portal(&stack, "the plan changed", |stack| {
         only(stack, Kind::Databases, "orders")["plan"] == "pro"
     })
@@ -538,14 +524,12 @@ async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
     .await;
     assert_eq!(hooks.stats().updated(Kind::Databases), 1);
     // A version cannot change: reported, not applied.
-    databases
-        .patch(
-            "orders",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"parameters": {"version": "15"}}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(
+        &databases,
+        "orders",
+        json!({"parameters": {"version": "15"}}),
+    )
+    .await;
     wait_for(&databases, "orders", "UpdateNotSupported", SHORT, |p| {
         condition(p, "Synced") == Some(("False".into(), "UpdateNotSupported".into()))
     })
@@ -554,14 +538,7 @@ async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
     assert_eq!(hooks.stats().updated(Kind::Databases), 1);
 
     // suspend stops, and clearing it starts again.
-    redis
-        .patch(
-            "cache",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"suspend": true}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&redis, "cache", json!({"suspend": true})).await;
     wait_for(
         &redis,
         "cache",
@@ -571,14 +548,7 @@ async fn a_database_and_a_redis_live_in_their_project_and_follow_their_spec() {
     )
     .await;
     assert_eq!(only(&stack, Kind::Redis, "cache")["status"], "stopped");
-    redis
-        .patch(
-            "cache",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"suspend": false}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&redis, "cache", json!({"suspend": false})).await;
     wait_for(&redis, "cache", "Ready", SHORT, |p| {
         is_ready(p) && condition(p, "Ready").is_some_and(|(_, r)| r == "Available")
     })
@@ -667,28 +637,14 @@ async fn a_web_service_follows_its_env_and_deploys_each_revision_once() {
         "one update for one changed value"
     );
 
-    services
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"maxInstances": 3}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&services, "api", json!({"maxInstances": 3})).await;
     wait_portal(&stack, "instances changed", |stack| {
         only(stack, Kind::WebServices, "api")["max_instances"] == 3
     })
     .await;
 
     lose_next_answer(&hooks, Call::Deploy);
-    services
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"deploy": {"revision": "2"}}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&services, "api", json!({"deploy": {"revision": "2"}})).await;
     let deployed = |s: &PaasWebService| {
         s.status.as_ref().is_some_and(|s| {
             s.deployed_revision.as_deref() == Some("2") && s.deploy_requested.is_none()
@@ -758,14 +714,7 @@ async fn a_bucket_gets_one_usable_key_even_when_an_answer_is_lost() {
             .unwrap()
     );
 
-    buckets
-        .patch(
-            "assets",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"public": true}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&buckets, "assets", json!({"public": true})).await;
     wait_portal(&stack, "public", |stack| {
         only(stack, Kind::Buckets, "assets")["public"] == true
     })
@@ -916,15 +865,13 @@ async fn a_web_service_binds_project_secrets_and_leaves_other_bindings_alone() {
         "a converged service writes nothing"
     );
 
-    services
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"secretBindings": [
-                {"secret": "MAIL_KEY", "scope": "staging"}]}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(
+        &services,
+        "api",
+        json!({"secretBindings": [
+                {"secret": "MAIL_KEY", "scope": "staging"}]}),
+    )
+    .await;
     wait_for(
         &services,
         "api",
@@ -985,14 +932,7 @@ async fn a_lost_answer_to_a_binding_or_a_rename_makes_nothing_twice() {
     );
 
     lose_next_answer(&hooks, Call::Update);
-    services
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"externalName": "api-v2"}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&services, "api", json!({"externalName": "api-v2"})).await;
     wait_for(&services, "api", "renamed", SHORT, |s| {
         s.status
             .as_ref()
@@ -1114,14 +1054,7 @@ async fn a_web_service_is_renamed_by_id_unless_another_of_its_project_has_the_na
     let rename = |name: &'static str| {
         let services = services.clone();
         async move {
-            services
-                .patch(
-                    "api",
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"spec": {"externalName": name}})),
-                )
-                .await
-                .unwrap();
+            patch_spec(&services, "api", json!({"externalName": name})).await;
         }
     };
     let bound_to = |name: &'static str| {
@@ -1242,14 +1175,7 @@ async fn an_exclusive_env_policy_removes_the_variables_and_bindings_the_spec_doe
     assert_eq!(env(), ["EXTRA", "NODE_ENV"]);
     assert_eq!(bindings_of(&stack, &id).len(), 2);
 
-    services
-        .patch(
-            "api",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"envPolicy": "Exclusive"}})),
-        )
-        .await
-        .unwrap();
+    patch_spec(&services, "api", json!({"envPolicy": "Exclusive"})).await;
     wait_portal(&stack, "only what the spec lists", |stack| {
         env() == ["NODE_ENV"] && bindings_of(stack, &id).len() == 1
     })

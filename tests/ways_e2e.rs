@@ -9,12 +9,12 @@ use std::time::Duration;
 use htx_operator::api::{PASSWORD_SET_ANNOTATION, ProviderConfig, WaysDatabase};
 use htx_operator::providers::ways::sim::{AfterEffect, Armed, Call, DbType, KeySpec, Permission};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use support::{
-    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, ready,
-    wait_for, wait_for_deletion,
+    Stack, StackOptions, create, events_report, is_ready, not_ready_because, object, patch_spec,
+    ready, wait_for, wait_for_deletion,
 };
 
 const SHORT: Duration = Duration::from_secs(60);
@@ -57,16 +57,6 @@ async fn secret_text(stack: &Stack, name: &str, key: &str) -> Option<String> {
     let secret = secrets.get_opt(name).await.unwrap()?;
     let value = secret.data?.get(key)?.0.clone();
     Some(String::from_utf8(value).unwrap())
-}
-
-async fn patch_spec(api: &Api<WaysDatabase>, name: &str, spec: serde_json::Value) {
-    api.patch(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "spec": spec })),
-    )
-    .await
-    .expect("the spec is patched");
 }
 
 /// Waits until the portal's state of the database satisfies `done`.

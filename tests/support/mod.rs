@@ -42,7 +42,9 @@ pub use lifecycle::database_lifecycle;
 #[allow(unused_imports)]
 pub use namespace::{KEEP_NAMESPACES_ENV, TEST_NAMESPACE_LABEL, TestNamespace, unique_name};
 #[allow(unused_imports)]
-pub use objects::{create, create_databases, is_ready, not_ready_because, object, ready};
+pub use objects::{
+    create, create_databases, is_ready, not_ready_because, object, patch_spec, ready,
+};
 #[allow(unused_imports)]
 pub use operator::{
     HelmRelease, Metrics, OperatorProcess, service_account_kubeconfig, service_account_token,

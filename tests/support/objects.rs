@@ -1,7 +1,7 @@
 //! Building objects of any kind from JSON, and reading their Ready condition.
 
 use htx_operator::api::{Database, DatabaseSpec};
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -23,6 +23,20 @@ where
     api.create(&PostParams::default(), object)
         .await
         .expect("the object is accepted");
+}
+
+/// Merges `spec` into the object's spec, as `kubectl patch --type merge` does.
+pub async fn patch_spec<K>(api: &Api<K>, name: &str, spec: serde_json::Value)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": spec })),
+    )
+    .await
+    .expect("the spec is patched");
 }
 
 /// The Ready condition's status, reason and message, from any kind's JSON.
