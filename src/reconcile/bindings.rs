@@ -1,7 +1,7 @@
 //! One binding per portal resource (DESIGN §3): within the cluster, at most one object binds a
 //! given portal resource, that is the same credentials, product and portal name (within the same
-//! parent, for resources that live in a project), whatever its policy. A second one is `AlreadyBound`: no portal write, no connection Secret, and no word of
-//! where the first one is.
+//! parent, for resources that live in a project), whatever its policy. A second one is
+//! `AlreadyBound`: no portal write, no connection Secret, and no word of where the first one is.
 //!
 //! The index is built from the watches the controllers run anyway (every object of every managed
 //! kind passes through them), so it costs no API call. When several objects claim one key, the one

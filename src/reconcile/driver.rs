@@ -212,6 +212,7 @@ pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Option<Claim> {
     let state = object_state(ctx, object, &status);
     let recorded = state.recorded();
     let located = located_of(ctx, object).ok()?;
+    let namespace = object.namespace().unwrap_or_default();
     Some(Claim {
         key: BindingKey {
             credentials: located.secret,
@@ -219,10 +220,10 @@ pub fn binding<K: PortalKind>(ctx: &Context, object: &K) -> Option<Claim> {
             name: state.lookup_name().to_owned(),
             within: object
                 .parent()
-                .map(|parent| format!("{}/{parent}", object.namespace().unwrap_or_default())),
+                .map(|parent| format!("{namespace}/{parent}")),
         },
         uid: uid(object),
-        namespace: object.namespace().unwrap_or_default(),
+        namespace,
         created: object.meta().creation_timestamp.as_ref().map(|t| t.0),
         recorded: recorded.ownership.is_some() || recorded.pending || recorded.id.is_some(),
     })

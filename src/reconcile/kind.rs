@@ -250,8 +250,6 @@ macro_rules! has_managed_status {
     };
 }
 
-/// The `PortalKind` accessors of a kind whose spec embeds `managed` and whose status is
-/// `Option<$status>`.
 /// The portal name an object asks for: its `externalName`, else its own name.
 pub fn external_or_own_name<K: kube::Resource>(external_name: Option<&str>, object: &K) -> String {
     external_name
@@ -260,6 +258,8 @@ pub fn external_or_own_name<K: kube::Resource>(external_name: Option<&str>, obje
         .unwrap_or_default()
 }
 
+/// The `PortalKind` accessors of a kind whose spec embeds `managed` and whose status is
+/// `Option<$status>`.
 macro_rules! managed_fields {
     ($status:ty) => {
         fn managed_spec(&self) -> &$crate::api::ManagedSpec {
